@@ -1,0 +1,300 @@
+"""One configuration schema for every msdnet_tf command.
+
+A configuration is a tree of typed dataclasses (`model`, `data`, `train`,
+`eval`, `export`). YAML files are partial overrides of the defaults; a
+`--override section.key=value` (value parsed as YAML) is applied on top.
+Unknown keys, wrong types and out-of-range values raise `ConfigError`, whose
+message names the key and the value received.
+"""
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    stem: str = "cifar"
+    num_blocks: int = 10
+    step_mode: str = "even"
+    step: int = 2
+    base: int = 4
+    num_channels: int = 16
+    growth_rate: int = 6
+    growth_factors: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4])
+    bottleneck_factors: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4])
+    bottleneck: bool = True
+    reduction: float = 0.5
+    prune: str = "max"
+    num_classes: int = 100
+    image_size: int = 32
+
+
+@dataclasses.dataclass
+class DataConfig:
+    dataset: str = "cifar100"
+    # tfds data directory (prepared data); empty means tfds's default.
+    data_dir: str = ""
+    # Where official archives (CIFAR binary tarballs, ImageNet tars) are placed.
+    manual_dir: str = ""
+    # Root of an image-folder tree train/<class>/*, val/<class>/* (imagenet2012).
+    image_folder: str = ""
+    # Allow tfds to download when the data is absent (off: fail fast offline).
+    download: bool = False
+    # Validation hold-out drawn from the training split; -1 means the
+    # dataset's paper value (5,000 CIFAR, 50,000 ImageNet).
+    holdout_size: int = -1
+    holdout_seed: int = 0
+    augment: bool = True
+    cache: bool = True
+    # Use only the first N training images (0 = all); for quick runs.
+    train_limit: int = 0
+    test_limit: int = 0
+    num_parallel_calls: int = -1
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 300
+    batch_size: int = 64
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    # Step schedule: lr *= lr_decay at each boundary (fractions of training).
+    lr_boundaries: list[float] = dataclasses.field(default_factory=lambda: [0.5, 0.75])
+    lr_decay: float = 0.1
+    # Per-exit loss weights; empty means 1 for every exit.
+    exit_weights: list[float] = dataclasses.field(default_factory=list)
+    strategy: str = "auto"
+    sync_batchnorm: bool = False
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+    # 0 = one pass over the training split per epoch.
+    steps_per_epoch: int = 0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    batch_size: int = 256
+    # Exit-share family q = 1/20 ... num_q/20 (the paper uses 39 values).
+    num_q: int = 39
+    top_k: int = 5
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    mode: str = "float"
+    int8_io: bool = False
+    calibration_images: int = 500
+    fidelity_images: int = 1000
+    qat_epochs: int = 1
+    qat_learning_rate: float = 1e-3
+
+
+@dataclasses.dataclass
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+
+
+_CHOICES = {
+    "model.stem": ("cifar", "imagenet"),
+    "model.step_mode": ("even", "lin_grow"),
+    "model.prune": ("max", "min"),
+    "data.dataset": ("cifar10", "cifar100", "imagenet2012", "fashion_mnist", "digits"),
+    "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
+    "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
+    "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
+}
+
+
+def _check_type(key, value, hint):
+    """Returns `value` coerced to `hint`, or raises ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list of {item.__name__}. Received: {key}={value!r}")
+        return [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false. Received: {key}={value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer. Received: {key}={value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number. Received: {key}={value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string. Received: {key}={value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint} for {key}")
+
+
+def _section_types(section):
+    return typing.get_type_hints(type(section))
+
+
+def _apply(cfg, section_name, values, source):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{section_name} in {source} must be a mapping. Received: {values!r}")
+    section = getattr(cfg, section_name)
+    hints = _section_types(section)
+    for key, value in values.items():
+        full = f"{section_name}.{key}"
+        if key not in hints:
+            raise ConfigError(
+                f"unknown key {full} in {source}; valid keys of {section_name}: "
+                f"{', '.join(hints)}"
+            )
+        setattr(section, key, _check_type(full, value, hints[key]))
+
+
+def merge(cfg, overrides, source="overrides"):
+    """Applies a nested dict of partial overrides to `cfg` in place."""
+    if overrides is None:
+        return cfg
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{source} must be a mapping of sections. Received: {overrides!r}")
+    sections = [f.name for f in dataclasses.fields(cfg)]
+    for name, values in overrides.items():
+        if name not in sections:
+            raise ConfigError(
+                f"unknown section {name!r} in {source}; valid sections: {', '.join(sections)}"
+            )
+        _apply(cfg, name, values, source)
+    return cfg
+
+
+def parse_override(text):
+    """Turns 'section.key=value' into {'section': {'key': value}}."""
+    if "=" not in text:
+        raise ConfigError(f"--override must look like section.key=value. Received: {text!r}")
+    path, raw = text.split("=", 1)
+    parts = path.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(
+            f"--override key must be section.key (e.g. model.num_blocks). Received: {path!r}"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--override {path}: value {raw!r} is not valid YAML ({e})") from None
+    return {parts[0]: {parts[1]: value}}
+
+
+def load_yaml(path):
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    return data or {}
+
+
+def load_config(path=None, overrides=()):
+    """Defaults, then the YAML file at `path`, then each override; validated."""
+    cfg = Config()
+    if path:
+        merge(cfg, load_yaml(path), source=str(path))
+    for text in overrides:
+        merge(cfg, parse_override(text), source=f"--override {text}")
+    validate(cfg)
+    return cfg
+
+
+def to_dict(cfg):
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data, source="config"):
+    cfg = merge(Config(), data, source=source)
+    validate(cfg)
+    return cfg
+
+
+def save_config(cfg, path):
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def _require(cond, key, value, why):
+    if not cond:
+        raise ConfigError(f"{key} {why}. Received: {key}={value!r}")
+
+
+def _validate_choices(cfg):
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _require(value in choices, key, value, f"must be one of {', '.join(choices)}")
+
+
+def _validate_train(t):
+    for name in ("epochs", "batch_size"):
+        _require(getattr(t, name) >= 1, f"train.{name}", getattr(t, name), "must be >= 1")
+    _require(t.learning_rate > 0, "train.learning_rate", t.learning_rate, "must be > 0")
+    _require(0 <= t.momentum < 1, "train.momentum", t.momentum, "must be in [0, 1)")
+    _require(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
+    _require(0 < t.lr_decay <= 1, "train.lr_decay", t.lr_decay, "must be in (0, 1]")
+    ok = all(0 < b < 1 for b in t.lr_boundaries) and t.lr_boundaries == sorted(t.lr_boundaries)
+    _require(ok, "train.lr_boundaries", t.lr_boundaries, "must be increasing fractions in (0, 1)")
+    _require(t.steps_per_epoch >= 0, "train.steps_per_epoch", t.steps_per_epoch, "must be >= 0")
+    _require(all(w >= 0 for w in t.exit_weights), "train.exit_weights", t.exit_weights,
+             "must be non-negative")
+
+
+def _validate_cross(cfg):
+    weights = cfg.train.exit_weights
+    _require(not weights or len(weights) == cfg.model.num_blocks, "train.exit_weights", weights,
+             f"must be empty or have one weight per exit (model.num_blocks={cfg.model.num_blocks})")
+    d = cfg.data
+    _require(d.holdout_size >= -1, "data.holdout_size", d.holdout_size, "must be >= 0 (or -1)")
+    _require(d.train_limit >= 0, "data.train_limit", d.train_limit, "must be >= 0")
+    _require(d.test_limit >= 0, "data.test_limit", d.test_limit, "must be >= 0")
+    e = cfg.eval
+    _require(1 <= e.num_q <= 39, "eval.num_q", e.num_q, "must be in [1, 39]")
+    _require(e.batch_size >= 1, "eval.batch_size", e.batch_size, "must be >= 1")
+    _require(e.top_k >= 1, "eval.top_k", e.top_k, "must be >= 1")
+    x = cfg.export
+    for name in ("calibration_images", "fidelity_images"):
+        _require(getattr(x, name) >= 1, f"export.{name}", getattr(x, name), "must be >= 1")
+    _require(x.qat_epochs >= 0, "export.qat_epochs", x.qat_epochs, "must be >= 0")
+
+
+def validate(cfg):
+    """Raises ConfigError for the first invalid or inconsistent value."""
+    # Imported here: architecture is pure Python and also validates model kwargs.
+    from msdnet_tf import architecture
+
+    _validate_choices(cfg)
+    try:
+        architecture.validate_model_kwargs(**model_kwargs(cfg))
+    except architecture.ArchitectureError as e:
+        raise ConfigError(str(e)) from None
+    _validate_train(cfg.train)
+    _validate_cross(cfg)
+    return cfg
+
+
+def model_kwargs(cfg):
+    """The keyword arguments of `msdnet_tf.models.MSDNet` for `cfg`."""
+    return dataclasses.asdict(cfg.model)

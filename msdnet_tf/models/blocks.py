@@ -1,0 +1,133 @@
+"""MSDNet building blocks as plain functions over a layer factory.
+
+Every block takes `make`, a callable `make(cls, name, **kwargs)` that returns
+the layer called `name`: the model builder creates it, the sub-graph builders
+(`exit_model`, `stage_models`) fetch the already built one, so deployment
+graphs share the trained layers instead of copying weights.
+
+Feature maps travel as a list indexed by absolute scale (finest first); a
+pruned scale is None.
+"""
+
+import keras
+from keras import layers
+
+BN_MOMENTUM = 0.9  # the reference's running-average momentum 0.1
+BN_EPSILON = 1e-5
+
+
+def he_normal_fan_out():
+    """The authors' conv init: normal with std sqrt(2 / (k * k * C_out))."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
+def torch_linear_init():
+    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of the Lua/PyTorch Linear."""
+    return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False):
+    """Conv (no bias) -> BN -> ReLU, padded symmetrically like the reference.
+
+    Stride-1 3x3 convs use "same" padding, which is symmetric there. Strided
+    convs get explicit symmetric zero padding: Keras "same" would pad 0 before
+    and 1 after, which shifts every window.
+    """
+    pad = (kernel - 1) // 2
+    padding = "valid"
+    if pad and stride == 1:
+        padding = "same"
+    elif pad:
+        x = make(layers.ZeroPadding2D, f"{name}_pad", padding=pad)(x)
+    x = make(
+        layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
+        padding=padding, use_bias=use_bias, kernel_initializer=he_normal_fan_out(),
+    )(x)
+    x = make(layers.BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+             synchronized=sync_bn)(x)
+    return make(layers.ReLU, f"{name}_relu")(x)
+
+
+def apply_conv_bn(make, x, n_in, n_out, down, bottleneck, bn_width, name, sync_bn=False):
+    """ConvBN of the paper: optional 1x1 bottleneck, then a 3x3 conv."""
+    if bottleneck:
+        n_inner = min(n_in, bn_width * n_out)
+        x = apply_conv_bn_relu(make, x, n_inner, 1, 1, f"{name}_1x1", sync_bn)
+    return apply_conv_bn_relu(make, x, n_out, 3, 2 if down else 1, f"{name}_3x3", sync_bn)
+
+
+def apply_first_layer(make, image, stem, num_channels, growth_factors, sync_bn=False):
+    """The multi-scale stem: one feature map per scale."""
+    width = num_channels * growth_factors[0]
+    if stem == "imagenet":
+        x = make(layers.ZeroPadding2D, "stem_s0_pad", padding=3)(image)
+        x = make(layers.Conv2D, "stem_s0_conv", filters=width, kernel_size=7, strides=2,
+                 use_bias=True, kernel_initializer=he_normal_fan_out())(x)
+        x = make(layers.BatchNormalization, "stem_s0_bn", momentum=BN_MOMENTUM,
+                 epsilon=BN_EPSILON, synchronized=sync_bn)(x)
+        x = make(layers.ReLU, "stem_s0_relu")(x)
+        # Zero padding equals the reference's -inf padding here: inputs are >= 0 after ReLU.
+        x = make(layers.ZeroPadding2D, "stem_s0_pool_pad", padding=1)(x)
+        x = make(layers.MaxPooling2D, "stem_s0_pool", pool_size=3, strides=2)(x)
+    else:
+        x = apply_conv_bn_relu(make, image, width, 3, 1, "stem_s0", sync_bn)
+    feats = [x]
+    for s in range(1, len(growth_factors)):
+        x = apply_conv_bn_relu(make, x, num_channels * growth_factors[s], 3, 2, f"stem_s{s}",
+                               sync_bn)
+        feats.append(x)
+    return feats
+
+
+def apply_dense_layer(make, feats, layer, growth_rate, growth_factors, bottleneck_factors,
+                      bottleneck, sync_bn=False):
+    """One MSDNet layer: every surviving scale grows by growth_rate * gf[s].
+
+    Channel order is the reference's: [x, new] for ConvNormal and
+    [same, down(finer), normal(same)] for ConvDownNormal.
+    """
+    num_scales = len(growth_factors)
+    offset = num_scales - layer.out_scales
+    c = layer.width_in
+    out = [None] * num_scales
+    for s in range(offset, num_scales):
+        name = f"l{layer.index}_s{s}"
+        n_out = growth_rate * growth_factors[s]
+        if s == offset and not layer.discard:
+            new = apply_conv_bn(make, feats[s], c * growth_factors[s], n_out, False, bottleneck,
+                                bottleneck_factors[s], f"{name}_normal", sync_bn)
+            parts = [feats[s], new]
+        else:
+            down = apply_conv_bn(make, feats[s - 1], c * growth_factors[s - 1], n_out // 2, True,
+                                 bottleneck, bottleneck_factors[s - 1], f"{name}_down", sync_bn)
+            normal = apply_conv_bn(make, feats[s], c * growth_factors[s], n_out // 2, False,
+                                   bottleneck, bottleneck_factors[s], f"{name}_normal", sync_bn)
+            parts = [feats[s], down, normal]
+        out[s] = make(layers.Concatenate, f"{name}_concat", axis=-1)(parts)
+    return out
+
+
+def apply_transition(make, feats, layer, growth_factors, sync_bn=False):
+    """1x1 ConvBasic compressing every surviving scale to floor(reduction * c)."""
+    offset = len(growth_factors) - layer.out_scales
+    out = list(feats)
+    for s in range(offset, len(growth_factors)):
+        out[s] = apply_conv_bn_relu(make, feats[s], layer.transition_to * growth_factors[s], 1, 1,
+                                    f"l{layer.index}_t_s{s}", sync_bn)
+    return out
+
+
+def apply_classifier(make, x, k, stem, num_classes, pool_side, sync_bn=False):
+    """Exit k: two strided ConvBasic, 2x2 average pool, Dense. Reads the coarsest scale."""
+    width = 128 if stem == "cifar" else x.shape[-1]
+    x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c1", sync_bn)
+    x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c2", sync_bn)
+    if pool_side == 2:
+        # Equal to a 2x2 average pool on a 2x2 map, and fully accelerated in int8.
+        x = make(layers.GlobalAveragePooling2D, f"exit{k}_pool")(x)
+    else:
+        x = make(layers.AveragePooling2D, f"exit{k}_pool", pool_size=2)(x)
+        x = make(layers.Flatten, f"exit{k}_flatten")(x)
+    # float32 logits under mixed precision.
+    return make(layers.Dense, f"exit_{k}", units=num_classes, dtype="float32",
+                kernel_initializer=torch_linear_init(), bias_initializer="zeros")(x)
