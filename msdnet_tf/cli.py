@@ -14,7 +14,7 @@ class UserError(Exception):
 
 def quiet_tensorflow():
     """Keeps TensorFlow's C++ start-up chatter out of the CLIs' output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def add_config_args(parser):
@@ -39,7 +39,10 @@ def main_wrapper(fn):
 
     @functools.wraps(fn)
     def wrapped(argv=None):
-        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "msdnet_tf"
+        prog = fn.__module__
+        if prog == "__main__":  # run as python -m msdnet_tf.x or as a script
+            spec = getattr(sys.modules["__main__"], "__spec__", None)
+            prog = spec.name if spec else os.path.basename(sys.argv[0] or "msdnet_tf")
         try:
             return fn(argv)
         except (config_lib.ConfigError, UserError) as e:

@@ -96,11 +96,16 @@ def load_state_dict(model, state):
     """Sets `model`'s weights from a reference state_dict {name: np.ndarray}.
 
     Every tensor must be used exactly once (BN `num_batches_tracked` counters
+    and the tensors of layers that feed no exit, `model.unreachable_layers`,
     are accepted and ignored); a missing, unexpected or mis-shaped one raises
     WeightImportError naming it.
     """
     used = set()
     for prefix, keras_name, kind in reference_names(model):
+        if keras_name in model.unreachable_layers:
+            # Computed by the reference but read by no exit: accepted, not used.
+            used.update(k for k in state if k.startswith(prefix + "."))
+            continue
         layer = model.get_layer(keras_name)
         values = []
         for suffix, transform in _fields(kind, layer):
@@ -133,6 +138,8 @@ def export_state_dict(model):
     inverse = {"conv": lambda a: np.transpose(a, (3, 2, 0, 1)), "dense": np.transpose}
     state = {}
     for prefix, keras_name, kind in reference_names(model):
+        if keras_name in model.unreachable_layers:
+            continue
         layer = model.get_layer(keras_name)
         for (suffix, transform), w in zip(_fields(kind, layer), layer.get_weights()):
             state[f"{prefix}.{suffix}"] = inverse[kind](w) if transform else w

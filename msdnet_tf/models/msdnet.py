@@ -13,14 +13,20 @@ ARCH_KEYS = (
 
 
 class _Factory:
-    """`make` for the blocks: creates layers, or fetches them from a built model."""
+    """`make` for the blocks: creates layers, or fetches them from a built model.
+
+    Layers whose output reaches no exit are dropped by the functional model;
+    fetching one gives a throwaway layer, which the sub-graph drops too.
+    """
 
     def __init__(self, model=None):
         self.model = model
+        self.created = []
 
     def __call__(self, cls, name, **kwargs):
-        if self.model is not None:
+        if self.model is not None and name not in self.model.unreachable_layers:
             return self.model.get_layer(name)
+        self.created.append(name)
         return cls(name=name, **kwargs)
 
 
@@ -101,7 +107,8 @@ class MSDNet(keras.Model):
             reduction=reduction, prune=prune, num_classes=num_classes, image_size=image_size,
         )
         architecture.validate_model_kwargs(**arch)
-        graph = _Graph(arch, sync_bn, _Factory())
+        factory = _Factory()
+        graph = _Graph(arch, sync_bn, factory)
         image = graph.image_input()
         feats, outputs = image, {}
         for b in range(num_blocks):
@@ -111,6 +118,11 @@ class MSDNet(keras.Model):
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.arch = arch
         self.sync_bn = sync_bn
+        # Layers of the plan that feed no exit. The reference builds and
+        # counts them (finer scales of the last dense layer when it keeps
+        # more than one scale); here they are not computed at all.
+        kept = {layer.name for layer in self.layers}
+        self.unreachable_layers = tuple(n for n in factory.created if n not in kept)
 
     @property
     def num_exits(self):

@@ -1,0 +1,38 @@
+# msdnet_tf: `make demo` runs the whole pipeline on an offline default, `make test` the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+EXTRAS ?= dev,qat
+DEMO_DIR ?= runs/quickstart
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: install test test-fast demo fashion-mnist clean-demo
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The offline data of the quickstart: Debian's dataset-fashion-mnist, installed when
+# missing and apt is there (as root, or with sudo).
+fashion-mnist:
+	@if [ -f $(FASHION_MNIST) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "Fashion-MNIST not found at $(FASHION_MNIST) and no apt-get: install the" \
+	  "dataset-fashion-mnist package or set data.download=true"; exit 1; fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP) fashion-mnist
+	$(BIN)/python -m msdnet_tf.demo --workdir $(DEMO_DIR)
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,46 @@
+"""Per-exit FLOPs and parameters of an MSDNet configuration.
+
+    python -m msdnet_tf.summary --config configs/cifar100_anytime.yaml [--json]
+"""
+
+import json
+
+from msdnet_tf import cli
+
+
+def table(counts, plan):
+    rows = [f"{'exit':>4} {'depth':>5} {'FLOPs':>14} {'cum. FLOPs':>14} {'params':>11} "
+            f"{'cum. params':>12}"]
+    depth = 0
+    for k, block in enumerate(plan.blocks):
+        depth += len(block.layers)
+        rows.append(f"{k:>4} {depth:>5} {counts.stage_flops[k]:>14,} "
+                    f"{counts.exit_cumulative_flops[k]:>14,} {counts.stage_params[k]:>11,} "
+                    f"{counts.exit_cumulative_params[k]:>12,}")
+    rows.append(f"total: {counts.trainable_params:,} trainable parameters, "
+                f"{counts.exit_cumulative_flops[-1] / 1e6:.2f}M FLOPs (multiply-adds) "
+                "through the last exit")
+    return "\n".join(rows)
+
+
+@cli.main_wrapper
+def main(argv=None):
+    parser = cli.parser("msdnet_tf.summary", __doc__.strip().splitlines()[0])
+    cli.add_config_args(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = parser.parse_args(argv)
+    cfg = cli.config_from_args(args)
+    cli.quiet_tensorflow()
+    from msdnet_tf import config as config_lib, flops
+    from msdnet_tf.models import MSDNet
+
+    model = MSDNet(**config_lib.model_kwargs(cfg))
+    counts = flops.count(model)
+    if args.json:
+        print(json.dumps(counts.as_dict()))
+    else:
+        print(table(counts, model.plan))
+
+
+if __name__ == "__main__":
+    main()
