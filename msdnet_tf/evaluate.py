@@ -1,0 +1,114 @@
+"""Evaluates a multi-exit model the way the MSDNet paper does, from its logits.
+
+    python -m msdnet_tf.evaluate --from-logits run/logits.npz --output run/eval
+    python -m msdnet_tf.evaluate --from-logits logits.npz --budget-flops 5e7 --published cifar100
+    python -m msdnet_tf.evaluate --from-logits logits.npz --budget-ms 8 --latency latency.json
+
+Writes anytime.json, budgeted.json, anytime.png and budgeted.png (plus
+thresholds.json when a budget is given) into --output, by default next to the
+logits file, and prints both tables. `--override eval.num_q=20` and
+`eval.top_k` change the q grid and the second accuracy column.
+"""
+
+import argparse
+from pathlib import Path
+
+from msdnet_tf import cli
+from msdnet_tf import evaluation as ev
+
+
+def build_parser():
+    p = cli.parser("msdnet_tf.evaluate", "Anytime and budgeted evaluation of MSDNet logits.")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "examples:\n" + "\n".join(
+        line for line in __doc__.splitlines() if line.startswith("    python"))
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-logits", metavar="LOGITS.npz",
+                        help="a logits file (see msdnet_tf/evaluation/logits_io.py)")
+    source.add_argument("--workdir", metavar="DIR",
+                        help="a run directory; evaluates DIR/logits.npz and writes into DIR "
+                             "(producing DIR/logits.npz from the trained model is not "
+                             "available yet)")
+    p.add_argument("--output", metavar="DIR",
+                   help="where to write results (default: the directory of the logits file)")
+    p.add_argument("--published", choices=ev.published.KEYS, metavar="DATASET",
+                   help="overlay the paper's published curves for this dataset "
+                        f"({', '.join(ev.published.KEYS)})")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--budget-flops", type=float, metavar="F",
+                        help="choose thresholds for an average of F FLOPs per image "
+                             "(writes thresholds.json)")
+    budget.add_argument("--budget-ms", type=float, metavar="T",
+                        help="choose thresholds for an average of T ms per image, costs from "
+                             "--latency (writes thresholds.json)")
+    p.add_argument("--latency", metavar="LATENCY.json",
+                   help="measured per-exit latencies; the cost of exit k is its path_ms")
+    cli.add_config_args(p)
+    return p
+
+
+def logits_for_workdir(workdir, cfg):
+    """The logits file of a run directory, DIR/logits.npz.
+
+    This is the one place where the --workdir mode gets its logits; computing
+    them from the trained model in DIR (and writing DIR/logits.npz) belongs here.
+    """
+    del cfg  # The model-based producer will need it (eval.batch_size, data).
+    path = Path(workdir) / "logits.npz"
+    if not path.is_file():
+        raise cli.UserError(
+            f"no logits.npz in {workdir} (computing logits from a trained model is not "
+            f"available in this version; write logits.npz and use --from-logits)")
+    return path
+
+
+def _budget(args, data):
+    if args.budget_flops is not None:
+        return ev.flops_budget(args.budget_flops, data.exit_flops)
+    if args.budget_ms is not None:
+        profile = ev.load_latency(args.latency, num_exits=data.num_exits)
+        return ev.latency_budget(args.budget_ms, profile)
+    return None
+
+
+def _check_budget_args(parser, args):
+    if args.budget_ms is not None and not args.latency:
+        parser.error("--budget-ms needs --latency LATENCY.json (the per-exit costs)")
+    if args.latency and args.budget_ms is None:
+        parser.error("--latency is only used with --budget-ms")
+
+
+@cli.main_wrapper
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_budget_args(parser, args)
+    cfg = cli.config_from_args(args)
+    if args.from_logits:
+        logits_path = Path(args.from_logits)
+    else:
+        logits_path = logits_for_workdir(args.workdir, cfg)
+    out_dir = Path(args.output) if args.output else logits_path.parent
+    try:
+        data = ev.load_logits(logits_path)
+        result = ev.evaluate_logits(data, num_q=cfg.eval.num_q, top_k=cfg.eval.top_k,
+                                    budget=_budget(args, data))
+    except ev.EvaluationError as e:
+        raise cli.UserError(str(e)) from None
+    try:
+        paths = ev.write_outputs(result, out_dir, dataset=args.published)
+    except OSError as e:
+        raise cli.UserError(f"cannot write results to {out_dir}: {e}") from None
+    print(ev.format_anytime_table(result))
+    print()
+    print(ev.format_budgeted_table(result))
+    if result.budget is not None:
+        print()
+        print(ev.format_budget(result))
+    print()
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
