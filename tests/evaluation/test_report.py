@@ -83,3 +83,10 @@ def test_published_curves():
         for curve in curves.values():
             assert len(curve.flops) == len(curve.top1)
             assert list(curve.flops) == sorted(curve.flops) and "RANet" in curve.source
+
+
+def test_published_cifar100_flops_are_the_reference_counts():
+    from ..conftest import reference_json
+
+    counts = reference_json("counts.json")["cifar100_anytime"]["exit_cumulative_flops"]
+    assert list(published_curve("cifar100", "anytime").flops) == counts
