@@ -16,6 +16,7 @@ setup(
         "tensorflow==2.21.0",
         "keras==3.15.1",
         "ai-edge-litert==2.3.0",
+        "tensorboard>=2.20,<3",  # tf.summary scalars; not a dependency of tensorflow 2.21
         "tensorflow-datasets==4.9.10",
         "importlib_resources>=6",  # needed by tensorflow-datasets, not pulled in by it
         "numpy>=2.0,<2.5",

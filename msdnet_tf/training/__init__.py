@@ -1,0 +1,1 @@
+"""Multi-exit training of MSDNet under tf.distribute."""

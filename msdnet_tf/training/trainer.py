@@ -1,0 +1,191 @@
+"""The training loop: paper recipe, tf.distribute, resumable, one file top to bottom.
+
+    run = Trainer(cfg, workdir); run.fit(); results = run.finish()
+
+Every epoch: train steps (progress bar), validation top-1 per exit on the
+hold-out, TensorBoard scalars, an atomic state file (weights, optimizer,
+history), best weights when the last exit improves, and history.jsonl.
+Running again on the same workdir resumes after the last finished epoch.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from msdnet_tf import config as config_lib
+from msdnet_tf import data as data_lib
+from msdnet_tf import flops
+from msdnet_tf.cli import UserError
+from msdnet_tf.models import MSDNet
+from msdnet_tf.training import state as state_lib
+from msdnet_tf.training import steps as steps_lib
+from msdnet_tf.training.strategy import is_chief, make_strategy, task_suffix
+
+
+def learning_rate(train_cfg, epoch):
+    """Step schedule: lr * lr_decay ** (boundaries passed) at 0-based `epoch`."""
+    passed = sum(epoch >= math.floor(b * train_cfg.epochs) for b in train_cfg.lr_boundaries)
+    return train_cfg.learning_rate * train_cfg.lr_decay ** passed
+
+
+def check_resume_config(workdir, cfg):
+    """A workdir keeps its model and data; other sections may change on resume."""
+    saved_path = Path(workdir) / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = config_lib.load_config(saved_path)
+    for section in ("model", "data"):
+        if getattr(saved, section) != getattr(cfg, section):
+            raise UserError(f"{workdir} was trained with a different {section} config (see "
+                            f"{saved_path}); use a new --workdir or the same config")
+
+
+class Trainer:
+    def __init__(self, cfg, workdir, strategy=None):
+        self.cfg, self.workdir = cfg, Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        check_resume_config(self.workdir, cfg)
+        t = cfg.train
+        keras.mixed_precision.set_global_policy(t.mixed_precision)
+        keras.utils.set_random_seed(t.seed)
+        self.strategy = strategy or make_strategy(t.strategy)
+        self.chief = is_chief(self.strategy)
+        # Non-chief workers keep their own state copy: no shared file system needed.
+        suffix = task_suffix(self.strategy)
+        self.state_dir = self.workdir if self.chief else self.workdir / f".{suffix}"
+        if self.chief:
+            config_lib.save_config(cfg, self.workdir / "config.yaml")
+        self.data = data_lib.build_from_config(cfg, self.workdir)
+        self.num_exits = cfg.model.num_blocks
+        self.exit_weights = t.exit_weights or [1.0] * self.num_exits
+        with self.strategy.scope():
+            self.model = MSDNet(**config_lib.model_kwargs(cfg), sync_bn=t.sync_batchnorm)
+            optimizer = keras.optimizers.SGD(t.learning_rate, momentum=t.momentum,
+                                             nesterov=t.nesterov)
+            if t.mixed_precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+            self.optimizer = optimizer
+        self.steps_per_epoch = t.steps_per_epoch or self.data.steps_per_epoch(t.batch_size)
+        self.train_step = steps_lib.make_train_step(
+            self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
+            t.batch_size, t.jit_compile)
+        self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
+        restored = state_lib.load_state(self.state_dir, self.model, self.optimizer)
+        if restored is not None:
+            self.meta = restored
+            logging.info("resuming %s after epoch %d", self.workdir, restored["epoch"])
+        if self.chief:
+            state_lib.write_history(self.workdir / "history.jsonl", self.meta["history"])
+        self.writer = tf.summary.create_file_writer(str(self.workdir / "tensorboard")) \
+            if self.chief else tf.summary.create_noop_writer()
+
+    @property
+    def resumed_epoch(self):
+        return self.meta["epoch"]
+
+    def _train_epoch(self, epoch, verbose):
+        t = self.cfg.train
+        self.data.seed = t.seed + epoch  # a fixed, different order every epoch (and on resume)
+        dist = self.strategy.distribute_datasets_from_function(
+            lambda ctx: self.data.train_dataset_fn(ctx, t.batch_size))
+        iterator = iter(dist)
+        bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if verbose else 0,
+                                  stateful_metrics=["loss", "top1_last"])
+        ce_sum, correct_sum = 0.0, 0.0
+        for i in range(self.steps_per_epoch):
+            ce, correct = self.train_step(iterator)
+            ce_sum, correct_sum = ce_sum + ce.numpy(), correct_sum + correct.numpy()
+            seen = (i + 1) * t.batch_size
+            bar.update(i + 1, [("loss", float(ce_sum.sum()) / seen),
+                               ("top1_last", 100.0 * float(correct_sum[-1]) / seen)])
+        seen = self.steps_per_epoch * t.batch_size
+        return [float(v) / seen for v in ce_sum], [100.0 * float(v) / seen for v in correct_sum]
+
+    def _record(self, epoch, lr, train_ce, train_top1, val_top1, seconds):
+        record = {"epoch": epoch + 1, "time": time.time(), "lr": lr,
+                  "loss": sum(w * c for w, c in zip(self.exit_weights, train_ce)),
+                  "train_loss": train_ce, "train_top1": train_top1, "val_top1": val_top1,
+                  "seconds": seconds}
+        with self.writer.as_default(step=epoch + 1):
+            tf.summary.scalar("lr", lr)
+            tf.summary.scalar("loss", record["loss"])
+            for k in range(self.num_exits):
+                tf.summary.scalar(f"train_loss/exit_{k}", train_ce[k])
+                tf.summary.scalar(f"train_top1/exit_{k}", train_top1[k])
+                tf.summary.scalar(f"val_top1/exit_{k}", val_top1[k])
+        return record
+
+    def fit(self, verbose=True):
+        """Trains from the last finished epoch to train.epochs."""
+        t = self.cfg.train
+        val = self.data.eval_dataset("val", self.cfg.eval.batch_size)
+        for epoch in range(self.meta["epoch"], t.epochs):
+            start = time.time()
+            lr = learning_rate(t, epoch)
+            self.optimizer.learning_rate = lr
+            if verbose and self.chief:
+                print(f"Epoch {epoch + 1}/{t.epochs} (lr {lr:g})", flush=True)
+            train_ce, train_top1 = self._train_epoch(epoch, verbose and self.chief)
+            val_top1 = steps_lib.evaluate_top1(self.model, self.strategy, val, self.num_exits)
+            record = self._record(epoch, lr, train_ce, train_top1, val_top1, time.time() - start)
+            if val_top1[-1] > self.meta["best_val_top1"]:
+                self.meta.update(best_val_top1=val_top1[-1], best_epoch=epoch + 1)
+                if self.chief:
+                    state_lib.save_best_weights(self.workdir, self.model)
+            self.meta["epoch"] = epoch + 1
+            self.meta["history"].append(record)
+            state_lib.save_state(self.state_dir, self.model, self.optimizer, self.meta)
+            if self.chief:
+                state_lib.write_history(self.workdir / "history.jsonl", self.meta["history"])
+                if verbose:
+                    print("  val top-1 per exit: " + " ".join(f"{a:.2f}" for a in val_top1),
+                          flush=True)
+        return self.meta["history"]
+
+    def finish(self):
+        """Best weights -> model.keras; per-exit val/test top-1 -> results.json."""
+        best = self.workdir / state_lib.BEST_WEIGHTS
+        if best.is_file():
+            self.model.load_weights(best)
+        n = self.num_exits
+        results = {
+            "val_top1": steps_lib.evaluate_top1(
+                self.model, self.strategy, self.data.eval_dataset("val", self.cfg.eval.batch_size),
+                n),
+            "test_top1": steps_lib.evaluate_top1(
+                self.model, self.strategy,
+                self.data.eval_dataset("test", self.cfg.eval.batch_size), n),
+            "best_epoch": self.meta["best_epoch"],
+            "epochs": self.meta["epoch"],
+            "num_val": self.data.count("val"),
+            "num_test": self.data.count("test"),
+        }
+        if self.chief:
+            counts = flops.count(self.model)
+            results.update(exit_cumulative_flops=counts.exit_cumulative_flops,
+                           exit_cumulative_params=counts.exit_cumulative_params)
+            tmp = self.workdir / ".tmp.model.keras"
+            self._float32_copy().save(tmp)
+            tmp.replace(self.workdir / "model.keras")
+            state_lib.atomic_write_text(self.workdir / "results.json",
+                                        json.dumps(results, indent=1))
+        return results
+
+    def _float32_copy(self):
+        """The trained model as a plain float32 MSDNet, whatever the training policy."""
+        if self.cfg.train.mixed_precision == "float32" and not self.cfg.train.sync_batchnorm:
+            return self.model
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            copy = MSDNet(**config_lib.model_kwargs(self.cfg))
+            copy.set_weights(self.model.get_weights())
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        return copy
