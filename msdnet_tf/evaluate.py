@@ -26,9 +26,9 @@ def build_parser():
     source.add_argument("--from-logits", metavar="LOGITS.npz",
                         help="a logits file (see msdnet_tf/evaluation/logits_io.py)")
     source.add_argument("--workdir", metavar="DIR",
-                        help="a run directory; evaluates DIR/logits.npz and writes into DIR "
-                             "(producing DIR/logits.npz from the trained model is not "
-                             "available yet)")
+                        help="a training run directory: computes DIR/logits.npz from "
+                             "DIR/model.keras (hold-out and test set) unless it is up to date, "
+                             "and writes results into DIR")
     p.add_argument("--output", metavar="DIR",
                    help="where to write results (default: the directory of the logits file)")
     p.add_argument("--published", choices=ev.published.KEYS, metavar="DATASET",
@@ -48,18 +48,30 @@ def build_parser():
 
 
 def logits_for_workdir(workdir, cfg):
-    """The logits file of a run directory, DIR/logits.npz.
+    """DIR/logits.npz of a run directory, computed from DIR/model.keras when missing or stale.
 
-    This is the one place where the --workdir mode gets its logits; computing
-    them from the trained model in DIR (and writing DIR/logits.npz) belongs here.
+    Returns (path, dataset of the run) so the published curve can be chosen.
     """
-    del cfg  # The model-based producer will need it (eval.batch_size, data).
-    path = Path(workdir) / "logits.npz"
-    if not path.is_file():
-        raise cli.UserError(
-            f"no logits.npz in {workdir} (computing logits from a trained model is not "
-            f"available in this version; write logits.npz and use --from-logits)")
-    return path
+    workdir = Path(workdir)
+    path = workdir / "logits.npz"
+    model_path = workdir / "model.keras"
+    from msdnet_tf import config as config_lib
+
+    run_cfg = workdir / "config.yaml"
+    dataset = config_lib.load_config(run_cfg).data.dataset if run_cfg.is_file() else None
+    if path.is_file() and model_path.is_file():
+        from msdnet_tf.inference import model_fingerprint
+
+        try:
+            if ev.load_logits(path).model == model_fingerprint(model_path):
+                return path, dataset
+        except ev.EvaluationError:
+            pass  # a damaged or foreign logits file: compute it again
+    cli.quiet_tensorflow()
+    from msdnet_tf.inference import write_workdir_logits
+
+    print(f"computing hold-out and test logits of {model_path} ...", flush=True)
+    return write_workdir_logits(workdir, cfg.eval.batch_size), dataset
 
 
 def _budget(args, data):
@@ -84,10 +96,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     _check_budget_args(parser, args)
     cfg = cli.config_from_args(args)
+    published = args.published
     if args.from_logits:
         logits_path = Path(args.from_logits)
     else:
-        logits_path = logits_for_workdir(args.workdir, cfg)
+        logits_path, dataset = logits_for_workdir(args.workdir, cfg)
+        if published is None and dataset in ev.published.KEYS:
+            published = dataset
     out_dir = Path(args.output) if args.output else logits_path.parent
     try:
         data = ev.load_logits(logits_path)
@@ -96,7 +111,7 @@ def main(argv=None):
     except ev.EvaluationError as e:
         raise cli.UserError(str(e)) from None
     try:
-        paths = ev.write_outputs(result, out_dir, dataset=args.published)
+        paths = ev.write_outputs(result, out_dir, dataset=published)
     except OSError as e:
         raise cli.UserError(f"cannot write results to {out_dir}: {e}") from None
     print(ev.format_anytime_table(result))
