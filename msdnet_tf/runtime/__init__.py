@@ -1,0 +1,1 @@
+"""Deployment runtime: cascaded early exit on LiteRT, driven by manifest.json."""

@@ -1,0 +1,46 @@
+"""Reading and checking manifest.json (docs/deployment-format.md)."""
+
+import json
+from pathlib import Path
+
+from msdnet_tf.cli import UserError
+
+FORMAT = "msdnet_tf.deployment/1"
+_REQUIRED = ("format", "model", "mode", "num_exits", "num_classes", "input", "preprocessing",
+             "exits", "cascade")
+
+
+class ManifestError(UserError):
+    """manifest.json is missing, malformed, or does not describe its files."""
+
+
+def load_manifest(models_dir):
+    """The validated manifest of a converted model directory."""
+    path = Path(models_dir) / "manifest.json"
+    if not path.is_file():
+        raise ManifestError(f"no manifest.json in {models_dir}: is it the --output of "
+                            "tflite/convert.py?")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path} is not valid JSON: {e}") from None
+    missing = [k for k in _REQUIRED if k not in manifest]
+    if missing:
+        raise ManifestError(f"{path} lacks {', '.join(missing)}")
+    if manifest["format"] != FORMAT:
+        raise ManifestError(f"{path} has format {manifest['format']!r}; this version reads "
+                            f"{FORMAT!r}")
+    k = manifest["num_exits"]
+    stages = manifest["cascade"].get("stages", [])
+    if len(manifest["exits"]) != k or len(stages) != k:
+        raise ManifestError(f"{path}: num_exits is {k} but it lists {len(manifest['exits'])} "
+                            f"exits and {len(stages)} cascade stages")
+    for i, stage in enumerate(stages):
+        if stage.get("signature") != f"stage_{i}":
+            raise ManifestError(f"{path}: cascade stage {i} is named {stage.get('signature')!r}, "
+                                f"expected 'stage_{i}'")
+    return manifest
+
+
+def input_side(manifest):
+    return manifest["input"]["shape"][1]

@@ -1,0 +1,106 @@
+"""Cascaded early exit on converted TFLite models, image by image, measured.
+
+    python tflite/harness.py --models OUT --dataset fashion_mnist --split test --limit 1000 \
+        --thresholds runs/quickstart/thresholds.json --report report.json
+    python tflite/harness.py --models OUT --images photos/ --q 0.5 --workdir runs/quickstart
+    python tflite/harness.py --models OUT --dataset fashion_mnist --deadline-ms 0.8 \
+        --latency latency.json
+
+Runs cascade.tflite stage by stage on the LiteRT runtime (the one a phone uses),
+stopping at the first exit whose max softmax probability reaches its threshold,
+and reports accuracy, average FLOPs and latency, and an exit histogram.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from msdnet_tf import cli  # noqa: E402
+
+
+def build_parser():
+    p = cli.parser("tflite/harness.py", __doc__.strip().splitlines()[0])
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--models", required=True, help="a tflite/convert.py output directory")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="a dataset split through the training loaders")
+    src.add_argument("--images", help="an image file or a folder of PNG/JPEG files")
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p.add_argument("--limit", type=int, default=0, help="first N images only (0 = all)")
+    pol = p.add_mutually_exclusive_group()
+    pol.add_argument("--thresholds", help="a thresholds.json")
+    pol.add_argument("--q", type=float, help="the paper's exit-share parameter q")
+    pol.add_argument("--budget-flops", type=float, help="average FLOPs per image")
+    pol.add_argument("--budget-ms", type=float, help="average ms per image (needs --latency)")
+    p.add_argument("--deadline-ms", type=float,
+                   help="anytime mode: run the next stage only while it fits the deadline "
+                        "(needs --latency)")
+    p.add_argument("--latency", help="latency.json of tflite/benchmark.py for this device")
+    p.add_argument("--workdir", help="the training run (hold-out logits for --q/--budget-*); "
+                                     "default: the one named in manifest.json")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--report", help="write the JSON report here")
+    return p
+
+
+def _stage_costs(args, manifest):
+    from msdnet_tf import evaluation as ev
+
+    if args.deadline_ms is None:
+        return None
+    if not args.latency:
+        raise cli.UserError("--deadline-ms needs --latency LATENCY.json (measured stage costs)")
+    data = json.loads(Path(args.latency).read_text())
+    ev.load_latency(args.latency, num_exits=manifest["num_exits"])  # validates
+    return [float(e["stage_ms"]) for e in data["exits"]]
+
+
+def summary_table(report, num_exits):
+    n = sum(report["exit_counts"])
+    lines = [f"{'exit':>4} {'images':>7} {'share':>6}  histogram"]
+    for k, c in enumerate(report["exit_counts"]):
+        share = c / n if n else 0.0
+        lines.append(f"{k:>4} {c:>7} {100 * share:5.1f}%  {'#' * round(40 * share)}")
+    acc = "n/a" if report["accuracy"] is None else f"{report['accuracy']:.2f}%"
+    lines.append(f"images {n}, accuracy {acc}, mean {report['mean_flops'] / 1e6:.2f}M FLOPs "
+                 f"(last exit {report['last_exit_flops'] / 1e6:.2f}M), latency mean "
+                 f"{report['mean_latency_ms']:.3f} ms, p50 {report['p50_latency_ms']:.3f}, "
+                 f"p95 {report['p95_latency_ms']:.3f}")
+    if report["skipped"]:
+        lines.append(f"skipped {len(report['skipped'])} bad images:")
+        lines += [f"  {s}" for s in report["skipped"]]
+    return "\n".join(lines)
+
+
+@cli.main_wrapper
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.budget_ms is not None and not args.latency:
+        raise cli.UserError("--budget-ms needs --latency LATENCY.json (measured path costs)")
+    cli.quiet_tensorflow()
+    from msdnet_tf.runtime import harness, inputs, policy
+    from msdnet_tf.runtime.cascade import Cascade
+
+    cascade = Cascade.load(args.models, threads=args.threads)
+    manifest = cascade.manifest
+    thresholds, how = policy.resolve(manifest, args.thresholds, args.q, args.budget_flops,
+                                     args.budget_ms, args.latency, args.workdir)
+    costs = _stage_costs(args, manifest)
+    if args.dataset:
+        items = inputs.from_dataset(manifest, args.dataset, args.split, args.limit, args.workdir)
+    else:
+        items = inputs.from_files(manifest, args.images)
+    print(f"{len(items)} images, {how}, {args.threads} thread(s), mode {manifest['mode']}")
+    report = harness.run(cascade, items, thresholds, args.deadline_ms, costs)
+    print(summary_table(report, cascade.num_exits))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
