@@ -8,7 +8,7 @@ DEMO_DIR ?= runs/quickstart
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install test test-fast demo fashion-mnist clean-demo
+.PHONY: install test test-fast test-android-core demo fashion-mnist clean-demo
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ fashion-mnist:
 	else echo "Fashion-MNIST not found at $(FASHION_MNIST) and no apt-get: install the" \
 	  "dataset-fashion-mnist package or set data.download=true"; exit 1; fi
 
-test: $(STAMP)
+test: $(STAMP) test-android-core
 	$(BIN)/python -m pytest -q
+
+# The Android demo's cascade logic (plain Java 17, JUnit 4 from Debian's junit4 package):
+# javac + JUnit, no Gradle; its parity tests replay vectors made by the Python side.
+test-android-core:
+	android_demo/cascade-core/test.sh
 
 demo: $(STAMP) fashion-mnist
 	$(BIN)/python -m msdnet_tf.demo --workdir $(DEMO_DIR)
