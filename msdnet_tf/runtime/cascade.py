@@ -50,7 +50,7 @@ def open_interpreter(path, threads=None):
     return interpreter
 
 
-def _quantize(x, quant):
+def quantize(x, quant):
     q = np.round(x / quant["scale"]) + quant["zero_point"]
     return np.clip(q, -128, 127).astype(np.int8)
 
@@ -105,7 +105,7 @@ class Cascade:
         feed = {}
         for name, value in inputs.items():
             quant = self._in_quant[sig].get(name)
-            feed[name] = _quantize(value, quant) if quant else value
+            feed[name] = quantize(value, quant) if quant else value
         return self.runners[k](**feed)
 
     def logits(self, k, outputs):

@@ -1,0 +1,102 @@
+"""Benchmark converted MSDNet models on LiteRT: per-exit stage, path and truncated latency.
+
+    python tflite/benchmark.py --models OUT --threads 1 2
+
+OUT is a tflite/convert.py output directory, or a directory of them (one per
+quantisation mode). For every model directory and thread count this writes
+`latency_<n>t.json` (the format `msdnet_tf.evaluate --budget-ms` and the harness
+read; see docs/deployment-format.md) and `accuracy_latency_<n>t.png`, prints a
+table, and with --harness-images runs the real cascade on test images to
+measure the host-side overhead against the per-exit path latencies.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from msdnet_tf import cli  # noqa: E402
+
+
+def table(lat, checks):
+    rows = [f"{'exit':>4} {'stage ms':>9} {'p95':>7} {'path ms':>9} {'p95':>7} "
+            f"{'trunc. ms':>9} {'p95':>7} {'path/trunc':>10} {'MFLOPs':>8}"]
+    for e in lat["exits"]:
+        rows.append(f"{e['exit']:>4} {e['stage_ms']:9.3f} {e['stage_p95_ms']:7.3f} "
+                    f"{e['path_ms']:9.3f} {e['path_p95_ms']:7.3f} {e['truncated_ms']:9.3f} "
+                    f"{e['truncated_p95_ms']:7.3f} {e['path_ms'] / e['truncated_ms']:10.3f} "
+                    f"{e['cumulative_flops'] / 1e6:8.2f}")
+    rows.append(f"cascade.tflite {lat['cascade_bytes'] / 1024:.0f} KiB; last exit: path "
+                f"{checks['last_path_over_truncated']:.3f}x the truncated model (target <= 1.15);"
+                f" truncated at most {100 * checks['max_truncated_advantage']:.1f}% cheaper "
+                "(target <= 15%)")
+    return "\n".join(rows)
+
+
+def _harness(models_dir, manifest, latency, n, threads):
+    from msdnet_tf.runtime import harness, inputs, policy
+    from msdnet_tf.runtime.benchmark import cascade_overhead
+    from msdnet_tf.runtime.cascade import Cascade
+
+    thresholds, how = policy.resolve(manifest)
+    if thresholds is None:
+        workdir = (manifest.get("source") or {}).get("workdir")
+        if workdir and (Path(workdir) / "thresholds.json").is_file():
+            thresholds, how = policy.resolve(manifest, Path(workdir) / "thresholds.json")
+    if thresholds is None:
+        return None, "no thresholds in the manifest or the run: harness check skipped"
+    items = inputs.from_dataset(manifest, manifest["preprocessing"]["dataset"], "test", n)
+    report = harness.run(Cascade.load(models_dir, threads), items, thresholds)
+    ratio, expected = cascade_overhead(report, latency)
+    return report, (f"harness on {len(items)} test images ({how}): accuracy "
+                    f"{report['accuracy']:.2f}%, exits {report['exit_counts']}, mean "
+                    f"{report['mean_latency_ms']:.3f} ms vs {expected:.3f} ms from path "
+                    f"latencies: overhead ratio {ratio:.3f} (target <= 1.10)")
+
+
+@cli.main_wrapper
+def main(argv=None):
+    p = cli.parser("tflite/benchmark.py", __doc__.strip().splitlines()[0])
+    p.add_argument("--models", required=True)
+    p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument("--reps", type=int, default=50, help="timed repetitions per measurement")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--harness-images", type=int, default=0,
+                   help="also run the cascade on this many test images (0 = skip)")
+    p.add_argument("--summary", help="write every result into this JSON file too")
+    args = p.parse_args(argv)
+    cli.quiet_tensorflow()
+    from msdnet_tf.runtime.benchmark import (benchmark, find_model_dirs, machine,
+                                             plot_accuracy_latency, ratios)
+    from msdnet_tf.runtime.manifest import load_manifest
+
+    dirs = find_model_dirs(args.models)
+    if not dirs:
+        raise cli.UserError(f"no manifest.json in {args.models} or its sub-directories")
+    print(f"machine: {machine()}")
+    summary = []
+    for d in dirs:
+        manifest = load_manifest(d)
+        for n in args.threads:
+            lat = benchmark(d, n, args.reps, args.warmup)
+            checks = ratios(lat)
+            (d / f"latency_{n}t.json").write_text(json.dumps(lat, indent=1))
+            print(f"\n== {d} ({lat['mode']}, {n} thread(s)) ==")
+            print(table(lat, checks))
+            report, line = None, None
+            if args.harness_images:
+                report, line = _harness(d, manifest, lat, args.harness_images, n)
+                print(line)
+            workdir = (manifest.get("source") or {}).get("workdir")
+            logits = Path(workdir) / "logits.npz" if workdir else None
+            plot_accuracy_latency(d / f"accuracy_latency_{n}t.png", lat,
+                                  logits if logits and logits.is_file() else None, report)
+            summary.append({"dir": str(d), "latency": lat, "checks": checks, "harness": line})
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
