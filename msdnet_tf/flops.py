@@ -105,3 +105,13 @@ def count_config(**model_kwargs):
     from msdnet_tf.models import MSDNet
 
     return count(MSDNet(**model_kwargs))
+
+
+def truncated_flops(model):
+    """FLOPs of each truncated exit model (image -> exit k only), at batch size 1.
+
+    Lower than the cumulative figure: a truncated model runs no earlier
+    classifier and none of the finer-scale work that only later blocks read.
+    """
+    return [sum(layer_flops(layer) for layer in model.exit_model(k, batch_size=1).layers)
+            for k in range(model.num_exits)]

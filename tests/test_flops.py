@@ -84,3 +84,13 @@ def test_stages_partition_the_parameters(tiny_model):
                                           for w in tiny_model.trainable_weights)
     assert all(f > 0 for f in counts.stage_flops)
     assert counts.exit_cumulative_flops == sorted(counts.exit_cumulative_flops)
+
+
+def test_truncated_models_skip_earlier_classifiers(tiny_model):
+    counts = flops.count(tiny_model)
+    truncated = flops.truncated_flops(tiny_model)
+    assert all(t <= c for t, c in zip(truncated, counts.exit_cumulative_flops))
+    # exit_1 alone does not run classifier 0.
+    classifier0 = sum(flops.layer_flops(layer) for layer in tiny_model.layers
+                      if layer.name.startswith(("exit0_", "exit_0")))
+    assert truncated[1] <= counts.exit_cumulative_flops[1] - classifier0
