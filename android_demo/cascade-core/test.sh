@@ -22,7 +22,7 @@ mkdir -p "$OUT/main" "$OUT/test"
 # --release 17: the API of Java 17; the sources also avoid APIs Android 7 (API 24) lacks.
 javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d "$OUT/main" \
   $(find src/main/java -name '*.java' | sort)
-javac --release 17 -encoding UTF-8 -Xlint:all,-serial -d "$OUT/test" \
+javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d "$OUT/test" \
   -cp "$OUT/main:$JUNIT:$HAMCREST" $(find src/test/java -name '*.java' | sort)
 tests=$(cd src/test/java && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$||; s|/|.|g')
 java -cp "$OUT/test:$OUT/main:src/test/resources:$JUNIT:$HAMCREST" msdnet.cascade.RunTests $tests

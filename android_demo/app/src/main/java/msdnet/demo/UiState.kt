@@ -1,0 +1,80 @@
+package msdnet.demo
+
+import androidx.compose.runtime.Immutable
+
+/** Everything the screens show; replaced as a whole on every change (a StateFlow value). */
+@Immutable
+data class UiState(
+    val model: ModelInfo? = null,
+    val settings: Settings = Settings(),
+    val result: Classification? = null,
+    val benchmark: BenchmarkState = BenchmarkState(),
+    val errorMessage: String? = null,
+)
+
+/** What the bundled model is, for the header and the budget controls. */
+@Immutable
+data class ModelInfo(
+    val fingerprint: String?,
+    val mode: String,
+    val dataset: String,
+    val numExits: Int,
+    val exitMflops: List<Double>,
+    val thresholdsSource: String?,
+    /** The q values of budgeted.json (empty without it). */
+    val qValues: List<Double>,
+) {
+    companion object {
+        fun of(files: ModelAssets) = ModelInfo(
+            fingerprint = files.manifest.model,
+            mode = files.manifest.mode,
+            dataset = files.manifest.preprocessing.dataset,
+            numExits = files.manifest.numExits,
+            exitMflops = files.manifest.cumulativeFlops().map { it / 1e6 },
+            thresholdsSource = files.thresholdsSource,
+            qValues = files.budgets?.points?.map { it.q }.orEmpty(),
+        )
+    }
+}
+
+enum class PolicyMode { THRESHOLDS, EXIT_SHARE, DEADLINE, LAST_EXIT }
+
+@Immutable
+data class Settings(
+    val accelerator: AcceleratorChoice = AcceleratorChoice.CPU,
+    val threads: Int = CascadeClassifier.DEFAULT_THREADS,
+    val policyMode: PolicyMode = PolicyMode.THRESHOLDS,
+    val q: Double = 1.0,
+    val deadlineMs: Double = 5.0,
+    val invert: Boolean = false,
+) {
+    fun policy(): BudgetPolicy = when (policyMode) {
+        PolicyMode.THRESHOLDS -> BudgetPolicy.ShippedThresholds
+        PolicyMode.EXIT_SHARE -> BudgetPolicy.ExitShare(q)
+        PolicyMode.DEADLINE -> BudgetPolicy.Deadline(deadlineMs)
+        PolicyMode.LAST_EXIT -> BudgetPolicy.LastExit
+    }
+
+    fun classifierOptions() = CascadeClassifier.Options(accelerator, threads, invert)
+}
+
+@Immutable
+data class BenchmarkState(
+    val running: Boolean = false,
+    val done: Int = 0,
+    val total: Int = 0,
+    val warmup: Int = 10,
+    val repetitions: Int = 50,
+    val rows: List<ExitLatency> = emptyList(),
+    /** The latency.json written on this phone, ready to share. */
+    val filePath: String? = null,
+)
+
+@Immutable
+data class ExitLatency(
+    val exit: Int,
+    val stageMs: Double,
+    val stageP95Ms: Double,
+    val pathMs: Double,
+    val pathP95Ms: Double,
+)
