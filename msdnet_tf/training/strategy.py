@@ -10,10 +10,13 @@ from msdnet_tf.cli import UserError
 
 def make_strategy(name):
     """auto | one_device | mirrored | multi_worker | tpu -> a tf.distribute.Strategy."""
-    gpus = tf.config.list_logical_devices("GPU")
+    # Listing devices initialises TensorFlow's runtime, after which multi_worker fails
+    # ("Collective ops must be configured at program startup"): only where needed.
     if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()

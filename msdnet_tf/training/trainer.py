@@ -29,7 +29,9 @@ from msdnet_tf.training.strategy import is_chief, make_strategy, task_suffix
 
 def learning_rate(train_cfg, epoch):
     """Step schedule: lr * lr_decay ** (boundaries passed) at 0-based `epoch`."""
-    passed = sum(epoch >= math.floor(b * train_cfg.epochs) for b in train_cfg.lr_boundaries)
+    # Rounded first: the configs' 0.3333333333 * 90 epochs is 29.999999997, a boundary at 30.
+    passed = sum(epoch >= math.floor(round(b * train_cfg.epochs, 6))
+                 for b in train_cfg.lr_boundaries)
     return train_cfg.learning_rate * train_cfg.lr_decay ** passed
 
 
@@ -58,9 +60,13 @@ class Trainer:
         # Non-chief workers keep their own state copy: no shared file system needed.
         suffix = task_suffix(self.strategy)
         self.state_dir = self.workdir if self.chief else self.workdir / f".{suffix}"
-        if self.chief:
-            config_lib.save_config(cfg, self.workdir / "config.yaml")
+        self.state_dir.mkdir(exist_ok=True)
         self.data = data_lib.build_from_config(cfg, self.workdir)
+        if self.chief:  # After the data: a run failing on missing data must not lock the workdir.
+            # Atomic: other workers sharing the workdir read it (check_resume_config).
+            tmp = self.workdir / ".config.yaml.tmp"
+            config_lib.save_config(cfg, tmp)
+            tmp.replace(self.workdir / "config.yaml")
         self.num_exits = cfg.model.num_blocks
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
@@ -136,8 +142,8 @@ class Trainer:
             record = self._record(epoch, lr, train_ce, train_top1, val_top1, time.time() - start)
             if val_top1[-1] > self.meta["best_val_top1"]:
                 self.meta.update(best_val_top1=val_top1[-1], best_epoch=epoch + 1)
-                if self.chief:
-                    state_lib.save_best_weights(self.workdir, self.model)
+                # Every worker keeps its own copy: finish() evaluates the best weights on all.
+                state_lib.save_best_weights(self.state_dir, self.model)
             self.meta["epoch"] = epoch + 1
             self.meta["history"].append(record)
             state_lib.save_state(self.state_dir, self.model, self.optimizer, self.meta)
@@ -150,7 +156,7 @@ class Trainer:
 
     def finish(self):
         """Best weights -> model.keras; per-exit val/test top-1 -> results.json."""
-        best = self.workdir / state_lib.BEST_WEIGHTS
+        best = self.state_dir / state_lib.BEST_WEIGHTS
         if best.is_file():
             self.model.load_weights(best)
         n = self.num_exits
