@@ -23,6 +23,8 @@ def main(argv=None):
         print(f"Resuming {args.workdir} after epoch {run.resumed_epoch}/{cfg.train.epochs}")
     run.fit(verbose=not args.quiet)
     results = run.finish()
+    if not run.chief:
+        return
     print("exit  val top-1  test top-1  cum. MFLOPs")
     for k, (v, t) in enumerate(zip(results["val_top1"], results["test_top1"])):
         mflops = results.get("exit_cumulative_flops", [0] * len(results["val_top1"]))[k] / 1e6

@@ -28,9 +28,13 @@ from msdnet_tf.training.strategy import is_chief, make_strategy, task_suffix
 
 
 def learning_rate(train_cfg, epoch):
-    """Step schedule: lr * lr_decay ** (boundaries passed) at 0-based `epoch`."""
-    # Rounded first: the configs' 0.3333333333 * 90 epochs is 29.999999997, a boundary at 30.
-    passed = sum(epoch >= math.floor(round(b * train_cfg.epochs, 6))
+    """Step schedule: lr * lr_decay ** (boundaries passed) at 0-based `epoch`.
+
+    A boundary b is passed when epoch >= b * epochs, as in the reference (so a
+    fractional boundary rounds up); b * epochs is rounded to 6 decimals first,
+    so that 0.3333333333 * 90 is 30.
+    """
+    passed = sum(epoch >= math.ceil(round(b * train_cfg.epochs, 6))
                  for b in train_cfg.lr_boundaries)
     return train_cfg.learning_rate * train_cfg.lr_decay ** passed
 
@@ -81,6 +85,7 @@ class Trainer:
         self.train_step = steps_lib.make_train_step(
             self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
             t.batch_size, t.jit_compile)
+        self.eval_step = steps_lib.make_eval_step(self.model, self.strategy, self.num_exits)
         self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
         restored = state_lib.load_state(self.state_dir, self.model, self.optimizer)
         if restored is not None:
@@ -138,7 +143,8 @@ class Trainer:
             if verbose and self.chief:
                 print(f"Epoch {epoch + 1}/{t.epochs} (lr {lr:g})", flush=True)
             train_ce, train_top1 = self._train_epoch(epoch, verbose and self.chief)
-            val_top1 = steps_lib.evaluate_top1(self.model, self.strategy, val, self.num_exits)
+            val_top1 = steps_lib.evaluate_top1(self.model, self.strategy, val, self.num_exits,
+                                               self.eval_step)
             record = self._record(epoch, lr, train_ce, train_top1, val_top1, time.time() - start)
             if val_top1[-1] > self.meta["best_val_top1"]:
                 self.meta.update(best_val_top1=val_top1[-1], best_epoch=epoch + 1)
@@ -159,14 +165,14 @@ class Trainer:
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if best.is_file():
             self.model.load_weights(best)
-        n = self.num_exits
+        def top1(split):
+            return steps_lib.evaluate_top1(
+                self.model, self.strategy, self.data.eval_dataset(split, self.cfg.eval.batch_size),
+                self.num_exits, self.eval_step)
+
         results = {
-            "val_top1": steps_lib.evaluate_top1(
-                self.model, self.strategy, self.data.eval_dataset("val", self.cfg.eval.batch_size),
-                n),
-            "test_top1": steps_lib.evaluate_top1(
-                self.model, self.strategy,
-                self.data.eval_dataset("test", self.cfg.eval.batch_size), n),
+            "val_top1": top1("val"),
+            "test_top1": top1("test"),
             "best_epoch": self.meta["best_epoch"],
             "epochs": self.meta["epoch"],
             "num_val": self.data.count("val"),
