@@ -20,7 +20,7 @@ setup(
         "tensorflow-datasets==4.9.10",
         "importlib_resources>=6",  # needed by tensorflow-datasets, not pulled in by it
         "numpy>=2.0,<2.5",
-        "absl-py>=2.1,<3",
+        "absl-py>=1.4,<3",  # tensorflow-model-optimization 0.8.1 ([qat]) pins absl-py~=1.2
         "pyyaml>=6.0,<7",
         "matplotlib>=3.8,<4",
         "scikit-learn>=1.4,<2",  # the bundled `digits` data set

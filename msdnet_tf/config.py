@@ -97,6 +97,8 @@ class ExportConfig:
     fidelity_images: int = 1000
     qat_epochs: int = 1
     qat_learning_rate: float = 1e-3
+    # Steps per QAT epoch; 0 = train.steps_per_epoch, or one pass over the training split.
+    qat_steps_per_epoch: int = 0
 
 
 @dataclasses.dataclass
@@ -278,6 +280,10 @@ def _validate_cross(cfg):
     for name in ("calibration_images", "fidelity_images"):
         _require(getattr(x, name) >= 1, f"export.{name}", getattr(x, name), "must be >= 1")
     _require(x.qat_epochs >= 0, "export.qat_epochs", x.qat_epochs, "must be >= 0")
+    _require(x.qat_learning_rate > 0, "export.qat_learning_rate", x.qat_learning_rate,
+             "must be > 0")
+    _require(x.qat_steps_per_epoch >= 0, "export.qat_steps_per_epoch", x.qat_steps_per_epoch,
+             "must be >= 0")
 
 
 def validate(cfg):
