@@ -80,7 +80,7 @@ def test_cli_reports_one_line_without_traceback():
         [sys.executable, "-m", "msdnet_tf.summary", "--override", "model.growth_factors=[1,2]"],
         capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("msdnet_tf.")]
     assert lines == ["msdnet_tf.summary: error: model.bottleneck_factors must have one entry per "
                      "scale, like growth_factors=[1, 2]. Received: "
                      "model.bottleneck_factors=[1, 2, 4]"]

@@ -116,7 +116,7 @@ def test_thresholds_for_another_model_are_refused(trained_run, cascade, tmp_path
     with pytest.raises(UserError, match="0123456789abcdef"):
         policy.resolve(cascade.manifest, thresholds=tmp_path / "t.json")
     data["model"], data["exits"] = cascade.manifest["model"], 2
-    data["thresholds"] = data["thresholds"][:2]
+    data["thresholds"] = [data["thresholds"][0], "-inf"]
     (tmp_path / "t.json").write_text(json.dumps(data))
     with pytest.raises(UserError, match="exits"):
         policy.resolve(cascade.manifest, thresholds=tmp_path / "t.json")
