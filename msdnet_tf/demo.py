@@ -1,30 +1,35 @@
-"""The whole pipeline on an offline default: train, then anytime and budgeted evaluation.
+"""The whole pipeline on an offline default: train, evaluate, convert, run the cascade.
 
     python -m msdnet_tf.demo --workdir runs/quickstart     # what `make demo` runs
 
 Trains configs/quickstart.yaml (a small MSDNet on Fashion-MNIST) or resumes it,
 evaluates every exit and the budgeted-batch curve on the hold-out/test split,
 chooses thresholds that keep the last exit's accuracy within 0.5 point at the
-lowest average cost (thresholds.json), and prints a summary. Running it again
-reuses what is already done.
+lowest average cost (thresholds.json), converts the model to TFLite (float and
+int8), runs cascaded early exit on the test images with LiteRT, and prints a
+summary. Running it again reuses what is already done.
 """
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from msdnet_tf import cli
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = REPO / "configs" / "quickstart.yaml"
+MODES = ("float", "int8")
 
 
 def _train(cfg, workdir):
     from msdnet_tf.training.trainer import Trainer
 
     if (workdir / "results.json").is_file() and (workdir / "model.keras").is_file():
-        print(f"[1/2] training: already done in {workdir} (delete it to train again)")
+        print(f"[1/4] training: already done in {workdir} (delete it to train again)")
         return json.loads((workdir / "results.json").read_text())
-    print(f"[1/2] training {cfg.train.epochs} epochs into {workdir}", flush=True)
+    print(f"[1/4] training {cfg.train.epochs} epochs into {workdir}", flush=True)
     start = time.time()
     run = Trainer(cfg, workdir)
     run.fit(verbose=True)
@@ -48,7 +53,7 @@ def _evaluate(workdir):
     from msdnet_tf import evaluation as ev
     from msdnet_tf.inference import write_workdir_logits
 
-    print("[2/2] anytime and budgeted evaluation", flush=True)
+    print("[2/4] anytime and budgeted evaluation", flush=True)
     data = ev.load_logits(write_workdir_logits(workdir))
     last_val = 100.0 * float(np.mean(data.val_logits[-1].argmax(-1) == data.val_labels))
     result = ev.evaluate_logits(data)
@@ -77,6 +82,52 @@ def summary(result, point, costs):
     return "\n".join(lines)
 
 
+def _convert(workdir):
+    out = workdir / "tflite"
+    if all((out / m / "manifest.json").is_file() for m in MODES) and \
+            (out / "float" / "thresholds.json").is_file():
+        print(f"[3/4] TFLite conversion: already done in {out}")
+        return out
+    print(f"[3/4] converting to TFLite ({', '.join(MODES)}) into {out}", flush=True)
+    cmd = [sys.executable, str(REPO / "tflite" / "convert.py"), "--workdir", str(workdir),
+           "--output", str(out)] + [a for m in MODES for a in ("--mode", m)]
+    if subprocess.run(cmd).returncode != 0:
+        raise cli.UserError(f"conversion failed: {' '.join(cmd)}")
+    return out
+
+
+def _cascade(out, thresholds_path):
+    """Harness runs: the cascade with the chosen thresholds, and the last exit alone."""
+    from msdnet_tf.runtime import harness, inputs, policy
+    from msdnet_tf.runtime.cascade import Cascade
+
+    print("[4/4] cascaded early exit on the test set with LiteRT (1 thread)", flush=True)
+    rows = []
+    for mode in MODES:
+        cascade = Cascade.load(out / mode, threads=1)
+        manifest = cascade.manifest
+        items = inputs.from_dataset(manifest, manifest["preprocessing"]["dataset"], "test")
+        thresholds, _ = policy.resolve(manifest, thresholds=thresholds_path)
+        early = harness.run(cascade, items, thresholds)
+        full = harness.run(cascade, items, None)
+        rows.append((mode, early, full))
+    return rows
+
+
+def cascade_lines(rows):
+    lines = [f"{'mode':>6} {'policy':>10} {'top-1':>7} {'MFLOPs':>7} {'mean ms':>8} "
+             f"{'p95 ms':>7}  exits"]
+    for mode, early, full in rows:
+        for name, r in (("cascade", early), ("last exit", full)):
+            lines.append(f"{mode:>6} {name:>10} {r['accuracy']:7.2f} {r['mean_flops'] / 1e6:7.2f} "
+                         f"{r['mean_latency_ms']:8.3f} {r['p95_latency_ms']:7.3f}  "
+                         f"{r['exit_counts']}")
+        saved = 100 * (1 - early["mean_latency_ms"] / full["mean_latency_ms"])
+        lines.append(f"{mode:>6}: early exit saves {saved:.0f}% of the latency of always running "
+                     "the last exit")
+    return lines
+
+
 @cli.main_wrapper
 def main(argv=None):
     parser = cli.parser("msdnet_tf.demo", __doc__.strip().splitlines()[0])
@@ -90,10 +141,13 @@ def main(argv=None):
     start = time.time()
     _train(cfg, workdir)
     result, point, costs = _evaluate(workdir)
+    rows = _cascade(_convert(workdir), workdir / "thresholds.json")
     print()
     print(f"== msdnet_tf demo: {cfg.data.dataset}, {cfg.model.num_blocks} exits, "
           f"{time.time() - start:.0f} s ==")
     print(summary(result, point, costs))
+    print()
+    print("\n".join(cascade_lines(rows)))
     print(f"everything is in {workdir}/")
 
 
