@@ -1,0 +1,487 @@
+"""Training throughput (images/s) of the CIFAR-100 anytime MSDNet on this machine.
+
+    .venv/bin/python benchmarks/train_throughput.py                    # default set, ~5 min
+    .venv/bin/python benchmarks/train_throughput.py --variants all     # every variant, ~15 min
+    .venv/bin/python benchmarks/train_throughput.py --variants bf16,inter1 --rounds 8
+
+Every variant runs the real `msdnet_tf.training.steps.make_train_step` (momentum
+SGD, coupled weight decay 1e-4, the loss of all 10 exits) on MSDNet() defaults,
+batch 64, random images, in its own long-lived worker process (thread and
+oneDNN settings are fixed when TensorFlow starts). Once all are built, runs of
+--steps steps are timed in rounds of baseline, v1, baseline, v2, ..., baseline:
+a variant's ratio is to the mean of the two baseline runs beside it in time.
+
+The 2 vCPUs of this VM switch, every few tens of seconds, between two speeds
+(float32 GEMM about 150 or about 300 GFLOP/s on 2 threads), so every run sits
+between two TF float32 GEMMs (--gemm^3, --threads threads): runs whose GEMMs
+disagree by more than 25% are dropped, the others are reported per state
+(slow / fast), and the fraction of peak is the run's training FLOP/s over the
+faster of its two GEMMs. Training FLOP per image = 3 x 2 x the forward
+multiply-adds (msdnet_tf.flops.count(model).exit_cumulative_flops[-1]).
+
+Writes benchmarks/results/train_throughput.{json,md} unless --no-record.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+# name -> (description, settings). Settings: bn (repo: msdnet_tf.models.blocks's,
+# keras: keras.layers.BatchNormalization), policy, jit, steps_per_call, input
+# (data | const), intra / inter (op threads, None = --threads / TF's default),
+# env (extra environment).
+VARIANTS = {
+    "baseline": ("what the trainer runs: graph-mode step, tf.data iterator, float32", {}),
+    "keras_bn": ("float32, stock keras.layers.BatchNormalization (before the fused BN)",
+                 {"bn": "keras"}),
+    "bf16": ("mixed_bfloat16 policy (train.mixed_precision=mixed_bfloat16), fused BN",
+             {"policy": "mixed_bfloat16"}),
+    "bf16_keras_bn": ("mixed_bfloat16 with the stock Keras BatchNormalization",
+                      {"policy": "mixed_bfloat16", "bn": "keras"}),
+    "inter1": ("tf.config.threading inter-op threads = 1", {"inter": 1}),
+    "inter4": ("tf.config.threading inter-op threads = 4", {"inter": 4}),
+    "intra1": ("intra-op threads = 1, inter-op threads = 2", {"intra": 1, "inter": 2}),
+    "onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels)",
+                   {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
+    "fpmath_bf16": ("float32 model, oneDNN allowed to compute in bf16 (AMX): "
+                    "ONEDNN_DEFAULT_FPMATH_MODE=BF16 (not float32-exact)",
+                    {"env": {"ONEDNN_DEFAULT_FPMATH_MODE": "BF16"}}),
+    "dnnl_cache4096": ("ONEDNN_PRIMITIVE_CACHE_CAPACITY=4096 (default 1024)",
+                       {"env": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "4096"}}),
+    "tf_mkl_memuse_off": ("TF_MKL_OPTIMIZE_PRIMITIVE_MEMUSE=0 (cache every oneDNN primitive)",
+                          {"env": {"TF_MKL_OPTIMIZE_PRIMITIVE_MEMUSE": "0"}}),
+    "caller_thread": ("TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD=1",
+                      {"env": {"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "1"}}),
+    "xla": ("jit_compile=True", {"jit": True}),
+    "steps4": ("4 steps per tf.function call (tf.range loop)", {"steps_per_call": 4}),
+    "const": ("constant input tensors instead of a tf.data iterator", {"input": "const"}),
+}
+DEFAULT_VARIANTS = "baseline,keras_bn,bf16"
+
+
+def _settings(name):
+    s = {"bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1, "input": "data",
+         "intra": None, "inter": None, "env": {}}
+    s.update(VARIANTS[name][1])
+    return s
+
+
+# ---------------------------------------------------------------- workers
+
+def _reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _serve(run):
+    """Answers `run N` lines on stdin with {"value": run(N)} until EOF."""
+    _reply({"ready": True})
+    for line in sys.stdin:
+        cmd, _, arg = line.strip().partition(" ")
+        if cmd == "run":
+            _reply({"value": run(int(arg))})
+        elif cmd == "quit":
+            break
+
+
+def numpy_peak_worker(size):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b
+
+    def run(reps):
+        best = float("inf")
+        for _ in range(reps):
+            t = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t)
+        return 2.0 * size ** 3 / best / 1e9
+
+    _serve(run)
+
+
+def tf_peak_worker(size, threads):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    matmul = tf.function(tf.matmul)
+    matmul(a, b).numpy()
+
+    def run(reps):
+        best = float("inf")
+        for _ in range(reps):
+            t = time.perf_counter()
+            matmul(a, b).numpy()
+            best = min(best, time.perf_counter() - t)
+        return 2.0 * size ** 3 / best / 1e9
+
+    _serve(run)
+
+
+def train_worker(name, threads, batch):
+    s = _settings(name)
+    import keras
+    import tensorflow as tf
+
+    sys.path.insert(0, str(ROOT))
+    from msdnet_tf import flops
+    from msdnet_tf.models import MSDNet, blocks
+    from msdnet_tf.training import steps
+
+    tf.config.threading.set_intra_op_parallelism_threads(s["intra"] or threads)
+    if s["inter"] is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(s["inter"])
+    keras.mixed_precision.set_global_policy(s["policy"])
+    keras.utils.set_random_seed(0)
+    if s["bn"] == "keras":
+        blocks.BatchNormalization = keras.layers.BatchNormalization
+    model = MSDNet()
+    macs = flops.count(model).exit_cumulative_flops[-1]
+    strategy = tf.distribute.get_strategy()
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_variables)
+    num_exits = model.num_exits
+    step = steps.make_train_step(model, optimizer, strategy, [1.0] * num_exits, 1e-4, batch,
+                                 jit_compile=s["jit"])
+    images = tf.random.normal((batch, 32, 32, 3))
+    labels = tf.random.uniform((batch,), 0, 100, tf.int32)
+    if s["input"] == "const":
+        class _Const:  # an "iterator" whose next() is the same batch, as a graph constant
+            def __next__(self):
+                return tf.constant(images), tf.constant(labels)
+        iterator = _Const()
+    else:
+        iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+    k = s["steps_per_call"]
+    if k > 1:
+        @tf.function
+        def multi(iterator):
+            ce, correct = tf.zeros([num_exits]), tf.zeros([num_exits])
+            for _ in tf.range(k):
+                c, r = step(iterator)
+                ce, correct = ce + c, correct + r
+            return ce, correct
+        call = multi
+    else:
+        call = step
+    t = time.perf_counter()
+    call(iterator)[0].numpy()
+    first = time.perf_counter() - t
+    for _ in range(max(1, 3 // k)):
+        call(iterator)[0].numpy()
+
+    def run(n):
+        calls = max(1, round(n / k))
+        cpu = _cpu_seconds()
+        t = time.perf_counter()
+        for _ in range(calls):
+            ce, correct = call(iterator)
+            ce.numpy(), correct.numpy()  # the trainer fetches both every step
+        seconds = time.perf_counter() - t
+        return [calls * k * batch / seconds, (_cpu_seconds() - cpu) / (calls * k * batch)]
+
+    sys.stderr.write(f"{name}: first call {first:.1f} s\n")
+    _reply({"macs": macs, "first_call_s": first})
+    _serve(run)
+
+
+# ---------------------------------------------------------------- coordinator
+
+class Worker:
+    def __init__(self, label, argv, env):
+        self.label = label
+        self.log = tempfile.NamedTemporaryFile("w+", prefix=f"tt_{label}_", suffix=".log")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, env=env, text=True, cwd=ROOT)
+        self.info = {}
+
+    def read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            tail = self.log.read()[-3000:]
+            raise RuntimeError(f"worker {self.label} died:\n{tail}")
+        return json.loads(line)
+
+    def wait_ready(self):
+        while True:
+            msg = self.read()
+            if msg.get("ready"):
+                return
+            self.info.update(msg)
+
+    def run(self, n):
+        self.proc.stdin.write(f"run {n}\n")
+        self.proc.stdin.flush()
+        return self.read()["value"]
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(30)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+        self.log.close()
+
+
+def _env(threads, extra):
+    env = dict(os.environ)
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": str(threads),
+                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    env.update(extra)
+    return env
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split()
+        isa = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    except (OSError, StopIteration):
+        isa = []
+    return {"cpu": model, "nproc": os.cpu_count(), "isa": isa, "python": platform.python_version()}
+
+
+def versions():
+    out = subprocess.run(
+        [sys.executable, "-c", "import tensorflow as tf, keras, numpy; "
+         "print(tf.__version__, keras.__version__, numpy.__version__)"],
+        capture_output=True, text=True, env=_env(1, {}), check=True).stdout.split()
+    return dict(zip(("tensorflow", "keras", "numpy"), out))
+
+
+def _state_threshold(probes):
+    """GEMM rate splitting the machine's two speed states, or None if it kept one.
+
+    The 2 vCPUs of this VM run at either about 150 or about 300 GFLOP/s (float32 GEMM,
+    2 threads), switching every few tens of seconds, presumably with the host's load.
+    """
+    lo, hi = min(probes), max(probes)
+    return (lo * hi) ** 0.5 if hi > 1.5 * lo else None
+
+
+def _summarise(names, runs, threshold, train_flop):
+    """Per state, per variant: median img/s, ratio to the adjacent baseline runs, % of peak."""
+    def state(peak):
+        return "all" if threshold is None else ("fast" if peak > threshold else "slow")
+
+    clean = [r for r in runs if r["probe_after"] <= 1.25 * r["probe_before"]
+             and r["probe_before"] <= 1.25 * r["probe_after"]]
+    for r in clean:
+        r["peak"] = max(r["probe_before"], r["probe_after"])
+        r["state"] = state(r["peak"])
+    summary = {}
+    for st in sorted({r["state"] for r in clean}):
+        rows = []
+        for n in names:
+            mine = [r for r in clean if r["state"] == st and r["variant"] == n]
+            if not mine:
+                continue
+            ratios = []
+            for r in mine:
+                near = [b["ips"] for b in clean if b["variant"] == "baseline"
+                        and b["state"] == st and abs(b["index"] - r["index"]) == 1]
+                if n == "baseline":
+                    ratios.append(1.0)
+                elif near:
+                    ratios.append(r["ips"] / statistics.mean(near))
+            ips = statistics.median(r["ips"] for r in mine)
+            rows.append({
+                "variant": n, "description": VARIANTS[n][0], "runs": len(mine),
+                "images_per_s": ips,
+                "ratio_to_baseline": statistics.median(ratios) if ratios else None,
+                "gflops": ips * train_flop / 1e9,
+                "peak_gflops": statistics.median(r["peak"] for r in mine),
+                "peak_fraction": statistics.median(r["ips"] * train_flop / 1e9 / r["peak"]
+                                                   for r in mine),
+                "cpu_ms_per_image": 1e3 * statistics.median(r["cpu_per_image"] for r in mine),
+                "vs_pytorch_48": ips / 48.0,
+            })
+        summary[st] = rows
+    return summary, len(runs) - len(clean)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--variants", default=DEFAULT_VARIANTS,
+                   help=f"comma list of {', '.join(VARIANTS)} or 'all' (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="intra-op threads of TF and BLAS threads of the GEMM (default: nproc)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=4, help="steps per timed run")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--gemm", type=int, default=2048, help="side of the peak GEMM")
+    p.add_argument("--no-record", action="store_true", help="do not write benchmarks/results/")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.worker:
+        kind, _, name = args.worker.partition(":")
+        if kind == "numpy_peak":
+            return numpy_peak_worker(args.gemm)
+        if kind == "tf_peak":
+            return tf_peak_worker(args.gemm, args.threads)
+        return train_worker(name, args.threads, args.batch)
+
+    names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
+    for n in names:
+        if n not in VARIANTS:
+            p.error(f"unknown variant {n!r}; known: {', '.join(VARIANTS)}")
+    names = ["baseline"] + [n for n in names if n != "baseline"]
+    started = time.time()
+    load_start = list(os.getloadavg())
+    base = [sys.executable, str(Path(__file__).resolve()), "--threads", str(args.threads),
+            "--batch", str(args.batch), "--gemm", str(args.gemm), "--worker"]
+    print(f"building {len(names)} variants + 2 GEMM workers ({args.threads} threads)...",
+          flush=True)
+    workers = {"peak_numpy": Worker("peak_numpy", base + ["numpy_peak:"], _env(args.threads, {})),
+               "peak_tf": Worker("peak_tf", base + ["tf_peak:"], _env(args.threads, {}))}
+    pending = list(names)
+    runs, numpy_peaks = [], []
+    try:
+        while pending:  # two at a time: tracing is mostly single-threaded
+            batch, pending = pending[:2], pending[2:]
+            for n in batch:
+                workers[n] = Worker(n, base + [f"train:{n}"],
+                                    _env(args.threads, _settings(n)["env"]))
+            for n in batch:
+                workers[n].wait_ready()
+                print(f"  {n}: ready (first call {workers[n].info['first_call_s']:.1f} s)",
+                      flush=True)
+        workers["peak_numpy"].wait_ready()
+        workers["peak_tf"].wait_ready()
+        print(f"setup {time.time() - started:.0f} s; {args.rounds} rounds of "
+              f"baseline, v1, baseline, v2, ..., baseline ({args.steps} steps each), every "
+              f"run between two TF GEMMs", flush=True)
+        # Every variant sits between two baseline runs, every run between two GEMM probes:
+        # ratios come from neighbours in time, and runs in which the machine changed speed
+        # (the probes disagree) are left out.
+        probe = workers["peak_tf"].run(2)
+        for r in range(args.rounds):
+            numpy_peaks.append(workers["peak_numpy"].run(2))
+            others = names[1:]
+            others = others[r % len(others):] + others[:r % len(others)] if others else []
+            order = ["baseline"]
+            for n in others:
+                order += [n, "baseline"]
+            line = []
+            for n in order:
+                ips, cpu = workers[n].run(args.steps)
+                after = workers["peak_tf"].run(2)
+                runs.append({"variant": n, "round": r, "index": len(runs), "ips": ips,
+                             "cpu_per_image": cpu, "probe_before": probe, "probe_after": after})
+                line.append(f"{n} {ips:.1f}")
+                probe = after
+            print(f"  round {r + 1}: " + ", ".join(line) + f" img/s; numpy GEMM "
+                  f"{numpy_peaks[-1]:.0f} GFLOP/s", flush=True)
+    finally:
+        for w in workers.values():
+            w.close()
+
+    macs = workers["baseline"].info["macs"]
+    train_flop = 6.0 * macs  # 3 x forward x 2 FLOP per multiply-add, per image
+    probes = [r["probe_before"] for r in runs] + [runs[-1]["probe_after"]]
+    threshold = _state_threshold(probes + numpy_peaks)
+    summary, dropped = _summarise(names, runs, threshold, train_flop)
+    record = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join([".venv/bin/python", "benchmarks/train_throughput.py"]
+                            + sys.argv[1:]),
+        "machine": machine(), "versions": versions(), "threads": args.threads,
+        "batch": args.batch, "steps_per_run": args.steps, "rounds": args.rounds,
+        "forward_macs_per_image": macs, "train_flop_per_image": train_flop,
+        "gemm_size": args.gemm, "state_threshold_gflops": threshold,
+        "numpy_gemm_gflops": numpy_peaks, "runs_dropped_speed_changed": dropped,
+        "pytorch_reference_images_per_s": 48.0,
+        "states": summary, "runs": runs, "seconds": time.time() - started,
+        "load_average_at_start_and_end": [load_start, list(os.getloadavg())],
+    }
+    md = markdown(record)
+    print()
+    print(md)
+    if not args.no_record:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "train_throughput.json").write_text(json.dumps(record, indent=1) + "\n")
+        (RESULTS / "train_throughput.md").write_text(md)
+        print(f"wrote {RESULTS / 'train_throughput.md'} and .json")
+
+
+def markdown(rec):
+    m, v = rec["machine"], rec["versions"]
+    th = rec["state_threshold_gflops"]
+    lines = [
+        "# Training throughput: CIFAR-100 anytime MSDNet",
+        "",
+        f"- command: `{rec['command']}`",
+        f"- date: {rec['date']}; took {rec['seconds']:.0f} s",
+        f"- machine: {m['cpu']}, nproc {m['nproc']} ({', '.join(m['isa'])}); "
+        f"TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}, numpy {v.get('numpy')}, "
+        f"Python {m['python']}; load average at start {rec['load_average_at_start_and_end'][0]}",
+        f"- setup: MSDNet() defaults (10 exits, 100 classes), batch {rec['batch']}, random "
+        f"data, `make_train_step` (momentum SGD, coupled weight decay, all exit losses), "
+        f"{rec['threads']} intra-op threads; {rec['rounds']} rounds of runs of "
+        f"{rec['steps_per_run']} steps, each variant between two baseline runs",
+        f"- work: {rec['forward_macs_per_image'] / 1e6:.1f} M forward multiply-adds per image "
+        f"-> {rec['train_flop_per_image'] / 1e9:.3f} GFLOP per trained image (3 x 2 x MACs)",
+        f"- peak: TF float32 GEMM {rec['gemm_size']}^3 on {rec['threads']} threads, measured "
+        f"before and after every run (numpy's, once a round: "
+        f"{min(rec['numpy_gemm_gflops']):.0f}-{max(rec['numpy_gemm_gflops']):.0f} GFLOP/s); "
+        f"% of peak = achieved / the larger of the two GEMMs around the run",
+        f"- machine speed: " + (
+            f"two states this run (GEMM below / above {th:.0f} GFLOP/s = slow / fast); "
+            "figures per state" if th else "one state this run") +
+        f"; {rec['runs_dropped_speed_changed']} runs dropped because the speed changed "
+        "during them",
+        "- target: >= 1.5 x the PyTorch port's 48 images/s = 72 images/s",
+        "",
+    ]
+    for st, rows in rec["states"].items():
+        if st != "all":
+            lines.append(f"## {st} state")
+            lines.append("")
+        lines += [
+            "| variant | runs | images/s | x baseline | GFLOP/s | peak GFLOP/s | % of peak "
+            "| x 48 img/s | what |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in rows:
+            ratio = "-" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
+            lines.append(
+                f"| {r['variant']} | {r['runs']} | {r['images_per_s']:.1f} | {ratio} "
+                f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} "
+                f"| {100 * r['peak_fraction']:.0f}% | {r['vs_pytorch_48']:.2f} "
+                f"| {r['description']} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
