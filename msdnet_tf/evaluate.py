@@ -59,7 +59,9 @@ def logits_for_workdir(workdir, cfg):
 
     run_cfg = workdir / "config.yaml"
     dataset = config_lib.load_config(run_cfg).data.dataset if run_cfg.is_file() else None
-    if path.is_file() and model_path.is_file():
+    if path.is_file() and not model_path.is_file():
+        return path, dataset  # logits written by other means: evaluate them as they are
+    if path.is_file():
         from msdnet_tf.inference import model_fingerprint
 
         try:
