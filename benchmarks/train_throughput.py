@@ -55,6 +55,9 @@ VARIANTS = {
     "inter1": ("tf.config.threading inter-op threads = 1", {"inter": 1}),
     "inter4": ("tf.config.threading inter-op threads = 4", {"inter": 4}),
     "intra1": ("intra-op threads = 1, inter-op threads = 2", {"intra": 1, "inter": 2}),
+    "intra1_inter4": ("intra-op threads = 1, inter-op threads = 4", {"intra": 1, "inter": 4}),
+    "bf16_intra1": ("mixed_bfloat16, intra-op threads = 1, inter-op threads = 2",
+                    {"policy": "mixed_bfloat16", "intra": 1, "inter": 2}),
     "onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0 (Eigen kernels)",
                    {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}),
     "fpmath_bf16": ("float32 model, oneDNN allowed to compute in bf16 (AMX): "
@@ -71,7 +74,7 @@ VARIANTS = {
     "steps4": ("4 steps per tf.function call (tf.range loop)", {"steps_per_call": 4}),
     "const": ("constant input tensors instead of a tf.data iterator", {"input": "const"}),
 }
-DEFAULT_VARIANTS = "baseline,keras_bn,bf16"
+DEFAULT_VARIANTS = "baseline,keras_bn,intra1,bf16,bf16_intra1"
 
 
 def _settings(name):
@@ -351,7 +354,7 @@ def main():
                    help="intra-op threads of TF and BLAS threads of the GEMM (default: nproc)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=4, help="steps per timed run")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--gemm", type=int, default=2048, help="side of the peak GEMM")
     p.add_argument("--no-record", action="store_true", help="do not write benchmarks/results/")
     p.add_argument("--worker", help=argparse.SUPPRESS)

@@ -22,8 +22,8 @@ class BatchNormalization(layers.BatchNormalization):
 
     Keras 3 normalises with separate moments and elementwise ops (and their
     gradients); FusedBatchNormV3 does the same math in one op forward and one
-    backward, which makes a training step of the CIFAR MSDNet about 1.1x
-    faster on CPU, in float32 and under mixed_bfloat16
+    backward: a CPU training step of the CIFAR MSDNet is up to 1.1x faster,
+    in float32 and under mixed_bfloat16
     (benchmarks/results/train_throughput_notes.md). Used only when training on the TF
     backend with 4D channels-last inputs, per-replica statistics, gamma and
     beta; everything else, inference included, runs Keras's own code. Like
