@@ -55,6 +55,8 @@ VARIANTS = {
     "inter1": ("tf.config.threading inter-op threads = 1", {"inter": 1}),
     "inter4": ("tf.config.threading inter-op threads = 4", {"inter": 4}),
     "intra1": ("intra-op threads = 1, inter-op threads = 2", {"intra": 1, "inter": 2}),
+    "intra1_keras_bn": ("intra-op threads = 1, inter-op threads = 2, stock Keras BN",
+                        {"intra": 1, "inter": 2, "bn": "keras"}),
     "intra1_inter4": ("intra-op threads = 1, inter-op threads = 4", {"intra": 1, "inter": 4}),
     "bf16_intra1": ("mixed_bfloat16, intra-op threads = 1, inter-op threads = 2",
                     {"policy": "mixed_bfloat16", "intra": 1, "inter": 2}),
