@@ -47,7 +47,11 @@ def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, glob
         return (tf.stack([tf.reduce_sum(c) for c in ce]),
                 tf.stack([_correct(labels, outputs[f"exit_{k}"]) for k in range(len(weights))]))
 
-    @tf.function(jit_compile=jit_compile)
+    if jit_compile:
+        # XLA cannot compile the iterator read: compile the replica step only.
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
     def step(iterator):
         images, labels = next(iterator)
         ce, correct = strategy.run(replica_step, args=(images, labels))
