@@ -76,6 +76,12 @@ class TrainConfig:
     sync_batchnorm: bool = False
     mixed_precision: str = "float32"
     jit_compile: bool = False
+    # TensorFlow CPU threads: intra = threads one op may use, inter = ops run at once.
+    # -1 = auto (1 and the core count when training on a CPU with <= 4 cores, where
+    # this small-op graph runs faster as parallel single-threaded ops; TF's own
+    # defaults otherwise), 0 = TF's defaults, N = exactly N.
+    intra_op_threads: int = -1
+    inter_op_threads: int = -1
     # 0 = one pass over the training split per epoch.
     steps_per_epoch: int = 0
     seed: int = 0
@@ -259,6 +265,9 @@ def _validate_train(t):
     _require(0 < t.lr_decay <= 1, "train.lr_decay", t.lr_decay, "must be in (0, 1]")
     ok = all(0 < b < 1 for b in t.lr_boundaries) and t.lr_boundaries == sorted(t.lr_boundaries)
     _require(ok, "train.lr_boundaries", t.lr_boundaries, "must be increasing fractions in (0, 1)")
+    for name in ("intra_op_threads", "inter_op_threads"):
+        _require(getattr(t, name) >= -1, f"train.{name}", getattr(t, name),
+                 "must be -1 (auto), 0 (TensorFlow's default) or a thread count")
     _require(t.steps_per_epoch >= 0, "train.steps_per_epoch", t.steps_per_epoch, "must be >= 0")
     _require(all(w >= 0 for w in t.exit_weights), "train.exit_weights", t.exit_weights,
              "must be non-negative")

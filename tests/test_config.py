@@ -53,6 +53,7 @@ def test_model_only_yaml_and_overrides(tmp_path):
     ("model.stem=resnet", "model.stem must be one of cifar, imagenet"),
     ("train.exit_weights=[1,1]", "train.exit_weights must be empty or have one weight per exit"),
     ("train.strategy=horovod", "train.strategy must be one of"),
+    ("train.intra_op_threads=-2", "train.intra_op_threads must be -1 (auto), 0 (TensorFlow's"),
     ("model.num_blocks", "--override must look like section.key=value"),
 ])
 def test_bad_values_name_the_key_and_value(override, message):

@@ -9,6 +9,8 @@ Feature maps travel as a list indexed by absolute scale (finest first); a
 pruned scale is None.
 """
 
+import math
+
 import keras
 from keras import layers
 
@@ -18,19 +20,26 @@ BN_EPSILON = 1e-5
 
 @keras.saving.register_keras_serializable(package="msdnet_tf")
 class BatchNormalization(layers.BatchNormalization):
-    """keras.layers.BatchNormalization whose training step uses TF's fused kernel.
+    """keras.layers.BatchNormalization whose training step is faster on TensorFlow.
 
     Keras 3 normalises with separate moments and elementwise ops (and their
-    gradients); FusedBatchNormV3 does the same math in one op forward and one
-    backward: a CPU training step of the CIFAR MSDNet is up to 1.1x faster,
-    in float32 and under mixed_bfloat16
-    (benchmarks/results/train_throughput_notes.md). Used only when training on the TF
-    backend with 4D channels-last inputs, per-replica statistics, gamma and
-    beta; everything else, inference included, runs Keras's own code. Like
-    Keras, it computes in float32 for float16/bfloat16 inputs (oneDNN's
-    bfloat16 kernel is also slower for this network's channel counts) and
-    keeps the biased batch variance in the moving statistics.
+    gradients). Here a training step runs TF's FusedBatchNormV3 (one op forward,
+    one backward) when the channel count is a multiple of 16, and otherwise
+    `packed_batch_norm`, which views the activations as rows of a multiple of 16
+    values: oneDNN's fused kernel is 2-5x slower per element for channel counts
+    like 6, 22 or 70, which most of this network's BN layers have. Same math
+    as Keras (two-pass batch variance; the moving variance gets the biased
+    variance), measured in benchmarks/results/train_throughput_notes.md and
+    checked against Keras BN in tests/models/test_batchnorm.py.
+
+    Used only when training on the TF backend with 4D channels-last inputs,
+    per-replica statistics, gamma and beta; everything else, inference
+    included, runs Keras's own code. Like Keras, it computes in float32 for
+    float16/bfloat16 inputs.
     """
+
+    # Class attribute so that benchmarks can time the fused kernel alone.
+    packed = True
 
     def _fused(self, inputs, training, mask):
         return bool(training and self.trainable and mask is None
@@ -45,17 +54,90 @@ class BatchNormalization(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            tf.cast(inputs, "float32"), self.gamma, self.beta, epsilon=self.epsilon,
-            data_format="NHWC", is_training=True)
-        # The kernel returns the unbiased (n / (n - 1)) batch variance; Keras keeps the biased.
-        shape = tf.shape(inputs)
-        n = tf.cast(shape[0] * shape[1] * shape[2], "float32")
-        variance *= (n - 1.0) / n
+        x = tf.cast(inputs, "float32")
+        channels = x.shape[-1]
+        if self.packed and channels % 16:
+            outputs, mean, variance = packed_batch_norm(x, self.gamma, self.beta, self.epsilon)
+        else:
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC",
+                is_training=True)
+            # The kernel returns the unbiased (n / (n - 1)) variance; Keras keeps the biased.
+            shape = tf.shape(x)
+            n = tf.cast(shape[0] * shape[1] * shape[2], "float32")
+            variance *= (n - 1.0) / n
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.cast(outputs, self.compute_dtype)
+
+
+def packed_batch_norm(x, gamma, beta, epsilon):
+    """Training-mode batch norm of float32 NHWC `x` -> (y, batch mean, biased variance).
+
+    Views x as rows of W = g * C values, W the smallest multiple of 16 that C
+    divides (x is padded with rows whose statistics are removed again when
+    N*H*W is not a multiple of g), so that every elementwise op and column
+    reduction runs on vector-aligned rows; a column sum of width W folds to
+    per-channel sums by a [g, C] reshape. The gradient is BN's closed form,
+    with the batch statistics treated as functions of x.
+    """
+    import tensorflow as tf
+
+    channels = x.shape[-1]
+    g = 16 // math.gcd(channels, 16)
+    width = g * channels
+
+    def fold(columns):  # [W] column sums -> [C] channel sums
+        return tf.reduce_sum(tf.reshape(columns, [g, channels]), 0)
+
+    def tile(v):  # [C] -> [W]
+        return tf.tile(v, [g])
+
+    @tf.custom_gradient
+    def bn(x, gamma, beta):
+        shape = tf.shape(x)
+        flat = tf.reshape(x, [-1, channels])
+        m_static = flat.shape[0]
+        m = tf.shape(flat)[0]
+        padded = m_static is None or m_static % g != 0
+        pad = (-m) % g
+        count = tf.cast(m, "float32")
+
+        def to_rows(t):
+            t = tf.reshape(t, [-1, channels])
+            return tf.reshape(tf.pad(t, [[0, pad], [0, 0]]) if padded else t, [-1, width])
+
+        def from_rows(t):
+            t = tf.reshape(t, [-1, channels])
+            return tf.reshape(t[:m] if padded else t, shape)
+
+        rows = to_rows(x)
+        mean = fold(tf.reduce_sum(rows, 0)) / count
+        centred = rows - tile(mean)
+        # Padded rows are zeros: each adds mean^2 to the centred sum of squares.
+        sum_sq = fold(tf.reduce_sum(tf.square(centred), 0))
+        if padded:
+            sum_sq -= tf.cast(pad, "float32") * tf.square(mean)
+        variance = sum_sq / count
+        inv = tf.math.rsqrt(variance + epsilon)
+        y = from_rows(centred * tile(inv * gamma) + tile(beta))
+
+        def grad(dy, dmean, dvariance):
+            # dmean/dvariance: the moving-statistics updates carry no gradient.
+            del dmean, dvariance
+            dy_rows = to_rows(dy)
+            dbeta = fold(tf.reduce_sum(dy_rows, 0))
+            dgamma = fold(tf.reduce_sum(dy_rows * centred, 0)) * inv
+            # dx = gamma * inv * (dy - dbeta / n - xhat * dgamma / n), xhat = centred * inv
+            k = gamma * inv
+            dx = dy_rows * tile(k) - (centred * tile(k * inv * dgamma / count)
+                                      + tile(k * dbeta / count))
+            return from_rows(dx), dgamma, dbeta
+
+        return (y, mean, variance), grad
+
+    return bn(x, gamma, beta)
 
 
 def he_normal_fan_out():

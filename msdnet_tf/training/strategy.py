@@ -33,6 +33,57 @@ def make_strategy(name):
     raise UserError(f"unknown train.strategy. Received: train.strategy={name!r}")
 
 
+AUTO_MAX_CORES = 4
+
+
+def thread_settings(intra, inter, cores=None, accelerators=None):
+    """(intra_op, inter_op) to apply, 0 meaning TensorFlow's default, from config values.
+
+    -1 is auto: on a CPU-only machine with at most AUTO_MAX_CORES cores, one thread
+    per op and as many ops at once as cores (MSDNet's training graph has many small
+    independent convolutions and BN ops; 1.15-1.2x on 2 cores,
+    benchmarks/results/train_throughput.md); TensorFlow's defaults elsewhere.
+    """
+    cores = cores or os.cpu_count() or 1
+    if accelerators is None:
+        accelerators = bool(tf.config.list_physical_devices("GPU")
+                            or tf.config.list_physical_devices("TPU"))
+    small_cpu = not accelerators and cores <= AUTO_MAX_CORES
+    if intra == -1:
+        intra = 1 if small_cpu else 0
+    if inter == -1:
+        inter = cores if small_cpu else 0
+    return intra, inter
+
+
+def apply_threads(intra, inter):
+    """Sets TF's op thread pools (config values, -1 = auto); returns what was applied.
+
+    Only possible before TensorFlow's runtime starts: when it has started with other
+    values (a Trainer built after other TF work in the same process), logs a warning
+    and keeps the running values.
+    """
+    from absl import logging
+
+    intra, inter = thread_settings(intra, inter)
+    threading = tf.config.threading
+    for value, get, set_, name in (
+            (intra, threading.get_intra_op_parallelism_threads,
+             threading.set_intra_op_parallelism_threads, "intra_op_threads"),
+            (inter, threading.get_inter_op_parallelism_threads,
+             threading.set_inter_op_parallelism_threads, "inter_op_threads")):
+        if get() == value:
+            continue
+        try:
+            set_(value)
+        except RuntimeError:
+            logging.warning("train.%s=%d not applied: TensorFlow was already running in this "
+                            "process (it applies when training starts from "
+                            "python -m msdnet_tf.train)", name, value)
+    return threading.get_intra_op_parallelism_threads(), \
+        threading.get_inter_op_parallelism_threads()
+
+
 def is_chief(strategy):
     """True on the worker that writes the run's files (always, outside multi-worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)

@@ -24,7 +24,7 @@ from msdnet_tf.cli import UserError
 from msdnet_tf.models import MSDNet
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
-from msdnet_tf.training.strategy import is_chief, make_strategy, task_suffix
+from msdnet_tf.training.strategy import apply_threads, is_chief, make_strategy, task_suffix
 
 
 def learning_rate(train_cfg, epoch):
@@ -57,6 +57,8 @@ class Trainer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         check_resume_config(self.workdir, cfg)
         t = cfg.train
+        # Before anything starts TensorFlow's runtime.
+        self.threads = apply_threads(t.intra_op_threads, t.inter_op_threads)
         keras.mixed_precision.set_global_policy(t.mixed_precision)
         keras.utils.set_random_seed(t.seed)
         self.strategy = strategy or make_strategy(t.strategy)
@@ -177,6 +179,9 @@ class Trainer:
             "epochs": self.meta["epoch"],
             "num_val": self.data.count("val"),
             "num_test": self.data.count("test"),
+            # TensorFlow's op thread pools during training (0 = TF's default).
+            "intra_op_threads": self.threads[0],
+            "inter_op_threads": self.threads[1],
         }
         if self.chief:
             counts = flops.count(self.model)

@@ -1,4 +1,4 @@
-"""blocks.BatchNormalization (fused kernel in training) equals keras.layers.BatchNormalization."""
+"""blocks.BatchNormalization (fused kernel or packed rows in training) equals Keras BN."""
 
 import keras
 import numpy as np
@@ -42,8 +42,12 @@ def _rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-12))
 
 
-@pytest.mark.parametrize("shape", [(8, 16, 16, 12), (64, 2, 2, 32), (3, 5, 7, 4)])
-def test_training_outputs_gradients_and_moving_stats_match_keras(shape):
+@pytest.mark.parametrize("packed", [True, False], ids=["packed_rows", "fused_kernel"])
+@pytest.mark.parametrize("shape", [(8, 16, 16, 12), (64, 2, 2, 32), (3, 5, 7, 4), (4, 8, 8, 70),
+                                   (3, 5, 7, 6), (1, 1, 3, 22)])
+def test_training_outputs_gradients_and_moving_stats_match_keras(shape, packed, monkeypatch):
+    # (3, 5, 7, 6) and (1, 1, 3, 22): N*H*W is not a multiple of the row packing (8).
+    monkeypatch.setattr(blocks.BatchNormalization, "packed", packed)
     x = tf.random.stateless_normal(shape, seed=(1, 2)) * 3.0 + 1.5
     w = tf.random.stateless_normal(shape, seed=(3, 4))
     keras_bn, fused = _pair(shape)
@@ -54,8 +58,8 @@ def test_training_outputs_gradients_and_moving_stats_match_keras(shape):
         assert _rel(a, b) < 2e-5, name
 
 
-def test_bfloat16_inputs_match_keras():
-    shape = (16, 8, 8, 12)
+@pytest.mark.parametrize("shape", [(16, 8, 8, 12), (16, 8, 8, 32)])
+def test_bfloat16_inputs_match_keras(shape):
     x = tf.random.stateless_normal(shape, seed=(5, 6)) * 2.0 + 0.5
     w = tf.random.stateless_normal(shape, seed=(7, 8))
     keras_bn, fused = _pair(shape, dtype="mixed_bfloat16")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from msdnet_tf import config as config_lib
+from msdnet_tf.training import strategy
 from msdnet_tf.training.trainer import learning_rate
 from tests.conftest import TINY
 
@@ -92,6 +93,10 @@ def test_results_json(straight):
     # model.keras / results.json come from the best epoch's weights.
     assert results["val_top1"] == pytest.approx(history[results["best_epoch"] - 1]["val_top1"])
     assert len(results["exit_cumulative_flops"]) == NUM_EXITS
+    # train.*_op_threads=-1 (auto) in a fresh process: one thread per op, as many ops at
+    # once as cores, on a CPU-only machine with <= 4 cores; TF's defaults elsewhere.
+    expected = strategy.thread_settings(-1, -1)
+    assert [results["intra_op_threads"], results["inter_op_threads"]] == list(expected)
 
 
 def load_saved_model(workdir):
