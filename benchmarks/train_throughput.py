@@ -548,7 +548,8 @@ def markdown(rec):
         f"Python {m['python']}; load average at start {rec['load_average_at_start_and_end'][0]}",
         f"- setup: MSDNet() defaults (10 exits, 100 classes), batch {rec['batch']}, random "
         f"data, `make_train_step` (momentum SGD, coupled weight decay, all exit losses), "
-        f"{rec['threads']} intra-op threads; {rec['rounds']} rounds of runs of "
+        f"--threads {rec['threads']} (TF op threads per variant, see `what`; GEMM and PyTorch "
+        f"threads); {rec['rounds']} rounds of runs of "
         f"{rec['steps_per_run']} steps, each variant between two baseline runs",
         f"- work: {rec['forward_macs_per_image'] / 1e6:.1f} M forward multiply-adds per image "
         f"-> {rec['train_flop_per_image'] / 1e9:.3f} GFLOP per trained image (3 x 2 x MACs)",
