@@ -107,6 +107,16 @@ def _cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+def _timed(call, calls, images_per_call):
+    """[images/s, CPU seconds per image] of `calls` calls of `call`."""
+    cpu = _cpu_seconds()
+    t = time.perf_counter()
+    for _ in range(calls):
+        call()
+    images = calls * images_per_call
+    return [images / (time.perf_counter() - t), (_cpu_seconds() - cpu) / images]
+
+
 def _serve(run):
     """Answers `run N` lines on stdin with {"value": run(N)} until EOF."""
     _reply({"ready": True})
@@ -189,12 +199,7 @@ def torch_worker(threads, batch):
         step()
 
     def run(n):
-        cpu = _cpu_seconds()
-        t = time.perf_counter()
-        for _ in range(n):
-            step()
-        seconds = time.perf_counter() - t
-        return [n * batch / seconds, (_cpu_seconds() - cpu) / (n * batch)]
+        return _timed(step, n, batch)
 
     _reply({"macs": None, "first_call_s": first, "torch": torch.__version__})
     _serve(run)
@@ -260,15 +265,12 @@ def train_worker(name, threads, batch):
     for _ in range(max(1, 3 // k)):
         call(iterator)[0].numpy()
 
+    def fetch():
+        ce, correct = call(iterator)
+        ce.numpy(), correct.numpy()  # the trainer fetches both every step
+
     def run(n):
-        calls = max(1, round(n / k))
-        cpu = _cpu_seconds()
-        t = time.perf_counter()
-        for _ in range(calls):
-            ce, correct = call(iterator)
-            ce.numpy(), correct.numpy()  # the trainer fetches both every step
-        seconds = time.perf_counter() - t
-        return [calls * k * batch / seconds, (_cpu_seconds() - cpu) / (calls * k * batch)]
+        return _timed(fetch, max(1, round(n / k)), k * batch)
 
     sys.stderr.write(f"{name}: first call {first:.1f} s\n")
     _reply({"macs": macs, "first_call_s": first})

@@ -88,8 +88,8 @@ def packed_batch_norm(x, gamma, beta, epsilon):
     g = 16 // math.gcd(channels, 16)
     width = g * channels
 
-    def fold(columns):  # [W] column sums -> [C] channel sums
-        return tf.reduce_sum(tf.reshape(columns, [g, channels]), 0)
+    def channel_sums(rows):  # [R, W] -> [C]: column sums folded by a [g, C] reshape
+        return tf.reduce_sum(tf.reshape(tf.reduce_sum(rows, 0), [g, channels]), 0)
 
     def tile(v):  # [C] -> [W]
         return tf.tile(v, [g])
@@ -113,10 +113,10 @@ def packed_batch_norm(x, gamma, beta, epsilon):
             return tf.reshape(t[:m] if padded else t, shape)
 
         rows = to_rows(x)
-        mean = fold(tf.reduce_sum(rows, 0)) / count
+        mean = channel_sums(rows) / count
         centred = rows - tile(mean)
         # Padded rows are zeros: each adds mean^2 to the centred sum of squares.
-        sum_sq = fold(tf.reduce_sum(tf.square(centred), 0))
+        sum_sq = channel_sums(tf.square(centred))
         if padded:
             sum_sq -= tf.cast(pad, "float32") * tf.square(mean)
         variance = sum_sq / count
@@ -127,8 +127,8 @@ def packed_batch_norm(x, gamma, beta, epsilon):
             # dmean/dvariance: the moving-statistics updates carry no gradient.
             del dmean, dvariance
             dy_rows = to_rows(dy)
-            dbeta = fold(tf.reduce_sum(dy_rows, 0))
-            dgamma = fold(tf.reduce_sum(dy_rows * centred, 0)) * inv
+            dbeta = channel_sums(dy_rows)
+            dgamma = channel_sums(dy_rows * centred) * inv
             # dx = gamma * inv * (dy - dbeta / n - xhat * dgamma / n), xhat = centred * inv
             k = gamma * inv
             dx = dy_rows * tile(k) - (centred * tile(k * inv * dgamma / count)
