@@ -72,6 +72,59 @@ class BatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
+@keras.saving.register_keras_serializable(package="msdnet_tf")
+class Conv2D(layers.Conv2D):
+    """keras.layers.Conv2D whose training step on TensorFlow pads inside the convolution.
+
+    The reference pads strided convolutions symmetrically, so the graph has a
+    ZeroPadding2D layer before them. In a traced training step (TF backend,
+    channels last, no dilation or groups), when this layer's input comes straight from
+    a constant zero Pad op, the convolution reads the Pad's input instead and pads
+    inside the kernel (tf.nn.conv2d with explicit paddings, which oneDNN applies
+    without a copy). The Pad op is then left without consumers and pruned, and so is
+    the Slice that would be its gradient. Same math (zero padding); inference and
+    eager calls run Keras's own code, so exported graphs keep their Pad + Conv.
+    Measured in benchmarks/results/train_throughput.md (variant no_pad_folding).
+    """
+
+    # Class attribute so that benchmarks can time the plain Pad + Conv path.
+    fold_pad = True
+
+    def call(self, inputs, training=None):
+        padded_from = self._pad_input(inputs) if training and self.fold_pad else None
+        if padded_from is None:
+            return super().call(inputs)
+        import tensorflow as tf
+
+        x, paddings = padded_from
+        kernel = tf.cast(self.kernel, x.dtype)
+        y = tf.nn.conv2d(x, kernel, strides=[1, *self.strides, 1], padding=paddings)
+        if self.use_bias:
+            y = tf.nn.bias_add(y, tf.cast(self.bias, y.dtype))
+        return self.activation(y) if self.activation is not None else y
+
+    def _pad_input(self, inputs):
+        """(unpadded input, explicit paddings) if `inputs` is a traced constant zero pad."""
+        if (keras.backend.backend() != "tensorflow" or self.padding != "valid"
+                or self.data_format != "channels_last" or self.groups != 1
+                or tuple(self.dilation_rate) != (1, 1)):
+            return None
+        op = getattr(inputs, "op", None)  # graph tensors only (tf.function); eager has none
+        try:
+            if op is None or op.type not in ("Pad", "PadV2"):
+                return None
+        except AttributeError:
+            return None
+        import tensorflow as tf
+
+        paddings = tf.get_static_value(op.inputs[1])
+        if paddings is None or paddings.shape != (4, 2) or paddings[0].any() or paddings[3].any():
+            return None
+        if op.type == "PadV2" and tf.get_static_value(op.inputs[2]) != 0:
+            return None
+        return op.inputs[0], [[0, 0], list(paddings[1]), list(paddings[2]), [0, 0]]
+
+
 def packed_batch_norm(x, gamma, beta, epsilon):
     """Training-mode batch norm of float32 NHWC `x` -> (y, batch mean, biased variance).
 
@@ -84,6 +137,13 @@ def packed_batch_norm(x, gamma, beta, epsilon):
     """
     import tensorflow as tf
 
+    # Read the variables here, outside the custom gradient: a function decorated with
+    # tf.custom_gradient that reads variables itself must take them as a `variables`
+    # argument of its gradient when run eagerly (model(x, training=True) outside a
+    # tf.function, fit(run_eagerly=True)). Gradients reach gamma and beta through
+    # these reads in every mode.
+    gamma = tf.convert_to_tensor(gamma, "float32")
+    beta = tf.convert_to_tensor(beta, "float32")
     channels = x.shape[-1]
     g = 16 // math.gcd(channels, 16)
     width = g * channels
@@ -150,6 +210,29 @@ def torch_linear_init():
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
+INITS = ("torch_default", "he_normal")
+
+
+def torch_default_init(model_layers):
+    """Re-draws every Conv2D and Dense layer's weights with PyTorch's default init.
+
+    That is what the reference port trains from (its own initialiser never reaches
+    a Conv2d or Linear): kernels kaiming_uniform(a=sqrt(5)), i.e. uniform(-b, b) with
+    b = 1 / sqrt(fan_in), fan_in = kh * kw * C_in (Dense: inputs), and biases
+    uniform(-b, b) with the same b. BatchNorm keeps gamma 1, beta 0. Draws come
+    from Keras's global generator (`keras.utils.set_random_seed`).
+    """
+    for layer in model_layers:
+        if not isinstance(layer, (layers.Conv2D, layers.Dense)):
+            continue
+        shape = tuple(layer.kernel.shape)
+        bound = 1.0 / math.sqrt(math.prod(shape[:-1]))
+        layer.kernel.assign(keras.random.uniform(shape, -bound, bound, layer.kernel.dtype))
+        if layer.use_bias:
+            layer.bias.assign(keras.random.uniform(tuple(layer.bias.shape), -bound, bound,
+                                                   layer.bias.dtype))
+
+
 def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False):
     """Conv (no bias) -> BN -> ReLU, padded symmetrically like the reference.
 
@@ -164,7 +247,7 @@ def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, us
     elif pad:
         x = make(layers.ZeroPadding2D, f"{name}_pad", padding=pad)(x)
     x = make(
-        layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
+        Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
         padding=padding, use_bias=use_bias, kernel_initializer=he_normal_fan_out(),
     )(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
@@ -185,7 +268,7 @@ def apply_first_layer(make, image, stem, num_channels, growth_factors, sync_bn=F
     width = num_channels * growth_factors[0]
     if stem == "imagenet":
         x = make(layers.ZeroPadding2D, "stem_s0_pad", padding=3)(image)
-        x = make(layers.Conv2D, "stem_s0_conv", filters=width, kernel_size=7, strides=2,
+        x = make(Conv2D, "stem_s0_conv", filters=width, kernel_size=7, strides=2,
                  use_bias=True, kernel_initializer=he_normal_fan_out())(x)
         x = make(BatchNormalization, "stem_s0_bn", momentum=BN_MOMENTUM,
                  epsilon=BN_EPSILON, synchronized=sync_bn)(x)

@@ -89,16 +89,20 @@ class MSDNet(keras.Model):
         prune: "max" or "min" scale pruning.
         num_classes, image_size: classes and input side.
         sync_bn: synchronise BatchNorm statistics across replicas.
+        init: initial weights of convolutions and classifiers. "torch_default"
+            (default): PyTorch's defaults, what the reference port trains from
+            (uniform, bound 1 / sqrt(fan_in), biases too); "he_normal": the
+            authors' Lua code, He-normal fan-out convs (std sqrt(2 / (k * k *
+            C_out))), uniform classifier weights, zero biases.
 
     Outputs a dict {"exit_0": logits, ..., "exit_{K-1}": logits}, float32.
-    Convs use He-normal init (fan-out) as in the authors' Lua code; BN uses
-    epsilon 1e-5 and momentum 0.9 (the reference's 0.1).
+    BN uses epsilon 1e-5 and momentum 0.9 (the reference's 0.1), gamma 1, beta 0.
     """
 
     def __init__(self, stem="cifar", num_blocks=10, step_mode="even", step=2, base=4,
                  num_channels=16, growth_rate=6, growth_factors=(1, 2, 4),
                  bottleneck_factors=(1, 2, 4), bottleneck=True, reduction=0.5, prune="max",
-                 num_classes=100, image_size=32, sync_bn=False, **kwargs):
+                 num_classes=100, image_size=32, sync_bn=False, init="torch_default", **kwargs):
         arch = dict(
             stem=stem, num_blocks=num_blocks, step_mode=step_mode, step=step, base=base,
             num_channels=num_channels, growth_rate=growth_rate,
@@ -107,6 +111,9 @@ class MSDNet(keras.Model):
             reduction=reduction, prune=prune, num_classes=num_classes, image_size=image_size,
         )
         architecture.validate_model_kwargs(**arch)
+        if init not in blocks.INITS:
+            raise ValueError(f"init must be one of {', '.join(blocks.INITS)}. "
+                             f"Received: init={init!r}")
         factory = _Factory()
         graph = _Graph(arch, sync_bn, factory)
         image = graph.image_input()
@@ -118,6 +125,9 @@ class MSDNet(keras.Model):
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.arch = arch
         self.sync_bn = sync_bn
+        self.init = init
+        if init == "torch_default":
+            blocks.torch_default_init(self.layers)
         # Layers of the plan that feed no exit. The reference builds and
         # counts them (finer scales of the last dense layer when it keeps
         # more than one scale); here they are not computed at all.
@@ -134,7 +144,7 @@ class MSDNet(keras.Model):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "sync_bn": self.sync_bn,
-                **self.arch}
+                "init": self.init, **self.arch}
 
     @classmethod
     def from_config(cls, config):

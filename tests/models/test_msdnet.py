@@ -83,15 +83,102 @@ def test_keras_save_and_load(tmp_path, tiny_model):
                                    np.asarray(logits), atol=1e-6)
 
 
-def test_batchnorm_and_init_follow_the_reference(tiny_model):
+def test_batchnorm_follows_the_reference(tiny_model):
     bn = tiny_model.get_layer("l1_s0_normal_3x3_bn")
     assert bn.epsilon == 1e-5 and bn.momentum == 0.9
-    conv = tiny_model.get_layer("l1_s0_normal_3x3_conv")
-    # He-normal, fan-out: std sqrt(2 / (3 * 3 * C_out)); C_out = 4 gives about 0.236.
-    big = MSDNet(**{**TINY, "num_channels": 64, "growth_rate": 32})
-    w = big.get_layer("l1_s0_normal_3x3_conv").kernel.numpy()
-    assert abs(w.std() - np.sqrt(2 / (9 * w.shape[-1]))) < 0.02
-    assert conv.use_bias is False
+    np.testing.assert_array_equal(bn.gamma.numpy(), 1.0)
+    np.testing.assert_array_equal(bn.beta.numpy(), 0.0)
+    assert tiny_model.get_layer("l1_s0_normal_3x3_conv").use_bias is False
+
+
+# Wide enough for tens of thousands of weights per probed kernel.
+WIDE = {**TINY, "num_channels": 64, "growth_rate": 32}
+
+
+def _ks(samples, cdf):
+    """Kolmogorov-Smirnov distance between the samples and a distribution."""
+    from scipy import stats
+
+    return stats.kstest(samples.ravel(), cdf).statistic
+
+
+def _unequal_fans(model):
+    """exit0_c1_conv: 3x3 from the coarsest scale (C_in channels) to 128 channels."""
+    w = model.get_layer("exit0_c1_conv").kernel.numpy().astype(np.float64)
+    kh, kw, c_in, c_out = w.shape
+    assert max(c_in, c_out) / min(c_in, c_out) > 1.5, w.shape
+    return w, kh * kw * c_in, kh * kw * c_out
+
+
+def test_he_normal_init_is_normal_with_the_fan_out():
+    from scipy import stats
+
+    keras.utils.set_random_seed(0)
+    model = MSDNet(**WIDE, init="he_normal")
+    w, fan_in, fan_out = _unequal_fans(model)
+    std = np.sqrt(2.0 / fan_out)
+    assert w.size > 20_000
+    # Fan-in would give a std far outside the tolerance; so would truncation (0.88x).
+    assert abs(np.sqrt(2.0 / fan_in) / std - 1) > 0.2
+    assert abs(w.std() / std - 1) < 0.03
+    assert abs(w.mean()) < 0.03 * std
+    # Normal, not uniform or truncated with the same std: measured KS distances here
+    # 0.001 (He-normal), 0.017 (truncated normal), 0.057 (uniform).
+    assert _ks(w / std, stats.norm.cdf) < 0.005
+    dense = model.get_layer("exit_0")
+    bound = 1.0 / np.sqrt(dense.kernel.shape[0])
+    assert np.abs(dense.kernel.numpy()).max() <= bound
+    np.testing.assert_array_equal(dense.bias.numpy(), 0.0)
+
+
+def test_torch_default_init_is_pytorchs():
+    """kaiming_uniform(a=sqrt(5)) kernels and uniform biases, bound 1 / sqrt(fan_in)."""
+    from scipy import stats
+
+    keras.utils.set_random_seed(0)
+    model = MSDNet(**WIDE, init="torch_default")
+    w, fan_in, _ = _unequal_fans(model)
+    bound = 1.0 / np.sqrt(fan_in)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert abs(w.std() / (bound / np.sqrt(3)) - 1) < 0.03
+    assert _ks((w + bound) / (2 * bound), stats.uniform.cdf) < 0.005
+    # Normal with the same std would be far from uniform.
+    assert _ks((np.random.default_rng(0).normal(size=w.size) * bound / np.sqrt(3) + bound)
+               / (2 * bound), stats.uniform.cdf) > 0.03
+    for name in ("stem_s0_conv", "l1_s0_normal_1x1_conv", "exit_0"):
+        kernel = model.get_layer(name).kernel.numpy()
+        b = 1.0 / np.sqrt(np.prod(kernel.shape[:-1]))
+        assert np.abs(kernel).max() <= b and np.abs(kernel).max() > 0.9 * b, name
+    dense = model.get_layer("exit_0")
+    bias = dense.bias.numpy()
+    b = 1.0 / np.sqrt(dense.kernel.shape[0])
+    assert np.abs(bias).max() <= b and np.abs(bias).min() > 0 and bias.std() > 0.3 * b
+    bn = model.get_layer("l1_s0_normal_3x3_bn")
+    np.testing.assert_array_equal(bn.gamma.numpy(), 1.0)
+    np.testing.assert_array_equal(bn.beta.numpy(), 0.0)
+
+
+def test_torch_default_init_matches_torch_itself():
+    torch = pytest.importorskip("torch")
+    keras.utils.set_random_seed(0)
+    model = MSDNet(**WIDE, init="torch_default")
+    w, _, _ = _unequal_fans(model)
+    kh, kw, c_in, c_out = w.shape
+    torch.manual_seed(0)
+    ref = torch.nn.Conv2d(c_in, c_out, (kh, kw), bias=False).weight.detach().numpy()
+    linear = torch.nn.Linear(model.get_layer("exit_0").kernel.shape[0], 10)
+    assert abs(w.std() / ref.std() - 1) < 0.03
+    assert abs(np.abs(w).max() / np.abs(ref).max() - 1) < 0.01
+    dense = model.get_layer("exit_0")
+    assert abs(np.abs(dense.kernel.numpy()).max() / linear.weight.abs().max().item() - 1) < 0.05
+
+
+def test_init_is_checked_and_kept_in_the_config():
+    model = MSDNet(**TINY, init="torch_default")
+    assert model.get_config()["init"] == "torch_default"
+    assert MSDNet.from_config(model.get_config()).init == "torch_default"
+    with pytest.raises(ValueError, match="init must be one of"):
+        MSDNet(**TINY, init="glorot")
 
 
 def test_strided_convs_pad_symmetrically(tiny_model):
