@@ -66,6 +66,15 @@ class TrainConfig:
     learning_rate: float = 0.1
     momentum: float = 0.9
     nesterov: bool = False
+    # Where the lr enters momentum SGD (msdnet_tf/training/optimizers.py). "torch":
+    # v = m * v + g, w -= lr * v (torch.optim.SGD, the reference port); "keras":
+    # v = m * v - lr * g, w += v (keras.optimizers.SGD). Equal at a constant lr;
+    # after an lr decay "keras" keeps moving with the old lr's momentum for a while.
+    momentum_style: str = "torch"
+    # Initial weights of convs and classifiers: "torch_default" = PyTorch's defaults,
+    # what the reference port trains from (uniform with bound 1 / sqrt(fan_in), biases
+    # too); "he_normal" = the authors' Lua code (He-normal fan-out convs, zero biases).
+    init: str = "torch_default"
     weight_decay: float = 1e-4
     # Step schedule: lr *= lr_decay at each boundary (fractions of training).
     lr_boundaries: list[float] = dataclasses.field(default_factory=lambda: [0.5, 0.75])
@@ -123,6 +132,8 @@ _CHOICES = {
     "data.dataset": ("cifar10", "cifar100", "imagenet2012", "fashion_mnist", "digits"),
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
+    "train.momentum_style": ("torch", "keras"),
+    "train.init": ("torch_default", "he_normal"),
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
 }
 

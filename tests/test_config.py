@@ -16,6 +16,18 @@ def test_defaults_are_the_cifar100_anytime_network():
     assert cfg.train.batch_size == 64 and cfg.train.weight_decay == 1e-4
 
 
+def test_training_defaults_are_the_reference_ports():
+    """PyTorch's momentum formulation and initialisation, which the reference trains with
+    (benchmarks/results/train_fidelity.md); MSDNet's own default init is the same."""
+    import inspect
+
+    from msdnet_tf.models import MSDNet
+
+    cfg = load_config()
+    assert cfg.train.momentum_style == "torch" and cfg.train.init == "torch_default"
+    assert inspect.signature(MSDNet).parameters["init"].default == cfg.train.init
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_shipped_configs_load_and_document_their_command(path):
     cfg = load_config(path)
@@ -54,6 +66,10 @@ def test_model_only_yaml_and_overrides(tmp_path):
     ("train.exit_weights=[1,1]", "train.exit_weights must be empty or have one weight per exit"),
     ("train.strategy=horovod", "train.strategy must be one of"),
     ("train.intra_op_threads=-2", "train.intra_op_threads must be -1 (auto), 0 (TensorFlow's"),
+    ("train.momentum_style=adam", "train.momentum_style must be one of torch, keras. Received: "
+                                  "train.momentum_style='adam'"),
+    ("train.init=glorot", "train.init must be one of torch_default, he_normal. Received: "
+                          "train.init='glorot'"),
     ("model.num_blocks", "--override must look like section.key=value"),
 ])
 def test_bad_values_name_the_key_and_value(override, message):

@@ -51,6 +51,15 @@ def load_state(directory, model, optimizer):
     return meta
 
 
+def load_meta(directory):
+    """The meta record of `directory`'s state file (epoch, history, ...), or None."""
+    path = Path(directory) / STATE_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return json.loads(bytes(data["meta"]).decode())
+
+
 def _assign(variables, data, prefix, path):
     saved = sum(1 for k in data.files if k.startswith(prefix + "/"))
     if saved != len(variables):

@@ -22,6 +22,7 @@ from msdnet_tf import data as data_lib
 from msdnet_tf import flops
 from msdnet_tf.cli import UserError
 from msdnet_tf.models import MSDNet
+from msdnet_tf.training import optimizers
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
 from msdnet_tf.training.strategy import apply_threads, is_chief, make_strategy, task_suffix
@@ -51,6 +52,20 @@ def check_resume_config(workdir, cfg):
                             f"{saved_path}); use a new --workdir or the same config")
 
 
+def check_resume_momentum(state_dir, train_cfg):
+    """A run resumes with the momentum formulation its saved velocities were made with
+    (states written before train.momentum_style existed are Keras-style)."""
+    meta = state_lib.load_meta(state_dir)
+    if meta is None:
+        return
+    saved = meta.get("momentum_style", "keras")
+    if saved != train_cfg.momentum_style:
+        raise UserError(f"{state_dir} was trained with train.momentum_style={saved} (its saved "
+                        f"velocities are of that kind): resume with --override "
+                        f"train.momentum_style={saved}, or use a new --workdir. Received: "
+                        f"train.momentum_style={train_cfg.momentum_style}")
+
+
 class Trainer:
     def __init__(self, cfg, workdir, strategy=None):
         self.cfg, self.workdir = cfg, Path(workdir)
@@ -67,6 +82,7 @@ class Trainer:
         suffix = task_suffix(self.strategy)
         self.state_dir = self.workdir if self.chief else self.workdir / f".{suffix}"
         self.state_dir.mkdir(exist_ok=True)
+        check_resume_momentum(self.state_dir, t)
         self.data = data_lib.build_from_config(cfg, self.workdir)
         if self.chief:  # After the data: a run failing on missing data must not lock the workdir.
             # Atomic: other workers sharing the workdir read it (check_resume_config).
@@ -76,19 +92,20 @@ class Trainer:
         self.num_exits = cfg.model.num_blocks
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
-            self.model = MSDNet(**config_lib.model_kwargs(cfg), sync_bn=t.sync_batchnorm)
-            optimizer = keras.optimizers.SGD(t.learning_rate, momentum=t.momentum,
-                                             nesterov=t.nesterov)
-            if t.mixed_precision == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.model = MSDNet(**config_lib.model_kwargs(cfg), sync_bn=t.sync_batchnorm,
+                                init=t.init)
+            # Coupled weight decay is applied by the optimizer (one fused update per
+            # variable), not added to the loss: the train step gets weight_decay=0.
+            optimizer = optimizers.from_config(t)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
         self.steps_per_epoch = t.steps_per_epoch or self.data.steps_per_epoch(t.batch_size)
         self.train_step = steps_lib.make_train_step(
-            self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
+            self.model, self.optimizer, self.strategy, self.exit_weights, 0.0,
             t.batch_size, t.jit_compile)
         self.eval_step = steps_lib.make_eval_step(self.model, self.strategy, self.num_exits)
-        self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
+        self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": [],
+                     "momentum_style": t.momentum_style}
         restored = state_lib.load_state(self.state_dir, self.model, self.optimizer)
         if restored is not None:
             self.meta = restored

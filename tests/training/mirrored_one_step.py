@@ -6,8 +6,9 @@ Splits the host CPU into two logical devices (before TensorFlow initialises
 them), then runs the same two steps, from the same initial weights on the same
 fixed global batch, under OneDeviceStrategy and under MirroredStrategy over
 /cpu:0 and /cpu:1, with momentum SGD, weight decay and unequal exit weights.
-Saves each strategy's per-step (CE sums, correct counts) and its weights after
-each step. Run by tests/training/test_distributed.py in its own process, so the
+The optimizer is the trainer's (torch-style momentum, coupled weight decay in
+its fused update); saves each strategy's per-step (CE sums, correct counts) and
+its weights after each step. Run by tests/training/test_distributed.py in its own process, so the
 pytest process keeps its single CPU device.
 """
 
@@ -23,6 +24,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 
 from msdnet_tf.models import MSDNet  # noqa: E402
+from msdnet_tf.training import optimizers  # noqa: E402
 from msdnet_tf.training.steps import make_train_step  # noqa: E402
 
 GLOBAL_BATCH = 8
@@ -50,10 +52,10 @@ def main(tiny, out):
             # Synchronized BN: the replicas' batch statistics are those of the global batch.
             model = MSDNet(**tiny, sync_bn=True)
             model.set_weights(initial)
-            optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+            optimizer = optimizers.make_sgd(0.1, 0.9, style="torch", weight_decay=WEIGHT_DECAY)
             optimizer.build(model.trainable_variables)
         step = make_train_step(model, optimizer, strategy, EXIT_WEIGHTS[:tiny["num_blocks"]],
-                               WEIGHT_DECAY, GLOBAL_BATCH)
+                               0.0, GLOBAL_BATCH)
         data = tf.data.Dataset.from_tensors((images, labels)).repeat()
         iterator = iter(strategy.experimental_distribute_dataset(data))
         saved[f"{name}/replicas"] = np.asarray(strategy.num_replicas_in_sync)
