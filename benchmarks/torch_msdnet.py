@@ -11,13 +11,41 @@ between the same network in both frameworks.
 Like the reference, it computes every layer of the plan, including finer
 scales that no exit reads (which occur in tiny configurations only).
 
-Needs torch (the `torch` extra: `pip install -e '.[torch]'`).
+Needs torch (the `torch` extra: `pip install -e '.[torch]'`). Importing this module
+does not import TensorFlow (see `_architecture`).
 """
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from msdnet_tf import architecture
+
+def _architecture():
+    """msdnet_tf.architecture (pure Python) without importing the msdnet_tf package.
+
+    The package's __init__ imports Keras and TensorFlow (it registers MSDNet with
+    Keras). A yardstick process must not carry a TensorFlow runtime: with it loaded
+    this network's PyTorch training step ran slower on 2 cores
+    (benchmarks/results/train_throughput.md, variant pytorch_tf_loaded). When the
+    package is already imported, its module is used.
+    """
+    if "msdnet_tf" in sys.modules:
+        from msdnet_tf import architecture as module
+        return module
+    name = "_msdnet_tf_architecture"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "msdnet_tf" / "architecture.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it runs
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+architecture = _architecture()
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # PyTorch convention; Keras momentum 0.9

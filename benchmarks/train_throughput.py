@@ -1,6 +1,6 @@
 """Training throughput (images/s) of the CIFAR-100 anytime MSDNet on this machine.
 
-    .venv/bin/python benchmarks/train_throughput.py                    # default set, ~7 min
+    .venv/bin/python benchmarks/train_throughput.py --reference PATH   # default set, ~8 min
     .venv/bin/python benchmarks/train_throughput.py --variants all     # needs ~35 GB of memory
     .venv/bin/python benchmarks/train_throughput.py --variants inter1,inter4,onednn_off
     .venv/bin/python benchmarks/train_throughput.py --variants bf16,inter1 --rounds 8
@@ -11,9 +11,15 @@ batch 64, random images, in its own long-lived worker process (thread and
 oneDNN settings are fixed when TensorFlow starts). Once all are built, runs of
 --steps steps are timed in rounds of baseline, v1, baseline, v2, ..., baseline:
 a variant's ratio is to the mean of the two baseline runs beside it in time.
-The `pytorch` variant trains the same network in PyTorch
-(benchmarks/torch_msdnet.py; needs the torch extra), so that the comparison
-with PyTorch is made side by side on the same machine in the same run.
+The yardstick is the reference port itself: the `reference` variant imports
+models/msdnet.py from the kalviny/MSDNet-PyTorch checkout given by --reference
+and trains it with the loop of its main.py (torch.optim.SGD momentum 0.9, weight
+decay 1e-4, per-exit cross-entropy summed, the per-exit losses and top-1 counts
+read back every step), in a process without TensorFlow. `pytorch` trains the
+same network built by benchmarks/torch_msdnet.py with the same loop (for machines
+without a checkout), `pytorch_tf_loaded` the same with TensorFlow imported into
+its process, as this benchmark's yardstick was before (needs the torch extra).
+Every ratio to PyTorch is measured side by side on the same machine in the same run.
 
 The 2 vCPUs of this VM switch, every few tens of seconds, between full speed
 (float32 GEMM about 300 GFLOP/s on 2 threads) and a contended speed (about
@@ -47,7 +53,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 # fused: its fused-kernel path only, keras: keras.layers.BatchNormalization),
 # policy, jit, steps_per_call, input (data | const), intra / inter (op threads:
 # None = the trainer's train.*_op_threads=-1 rule, "threads" = --threads, 0 = TF's
-# default), env (extra environment), framework (tf | torch).
+# default), env (extra environment), optimizer (trainer: optimizers.from_config of the
+# default TrainConfig, as the trainer builds it | keras_sgd | keras_momentum |
+# wd_in_loss), framework (tf | torch | reference), tf_loaded (torch: import TF first).
 VARIANTS = {
     "baseline": ("what `python -m msdnet_tf.train` runs: graph-mode step, tf.data iterator, "
                  "float32, packed-row BN, auto threads (here intra-op 1, inter-op = cores)", {}),
@@ -81,16 +89,34 @@ VARIANTS = {
             "iterator's next())", {"jit": True, "input": "const"}),
     "steps4": ("4 steps per tf.function call (tf.range loop)", {"steps_per_call": 4}),
     "const": ("constant input tensors instead of a tf.data iterator", {"input": "const"}),
-    "pytorch": ("the same network in PyTorch (benchmarks/torch_msdnet.py, NCHW, float32): "
-                "SGD momentum 0.9, weight decay 1e-4, summed exit losses, "
-                "torch.set_num_threads(--threads)", {"framework": "torch"}),
+    "reference": ("the reference port itself (models/msdnet.py of the --reference checkout, "
+                  "NCHW, float32): torch.optim.SGD momentum 0.9, weight decay 1e-4, summed "
+                  "exit losses, torch.set_num_threads(--threads), no TensorFlow in its "
+                  "process", {"framework": "reference"}),
+    "pytorch": ("the same network built by benchmarks/torch_msdnet.py, same loop as "
+                "`reference`, no TensorFlow in its process", {"framework": "torch"}),
+    "pytorch_tf_loaded": ("`pytorch` with TensorFlow imported into its process (the "
+                          "yardstick of this benchmark's records before 2026-12-01)",
+                          {"framework": "torch", "tf_loaded": True}),
+    "keras_sgd": ("the trainer's update before 2026-12-01: keras.optimizers.SGD (a handful of "
+                  "elementwise ops per variable), weight decay as an L2 term of the loss",
+                  {"optimizer": "keras_sgd"}),
+    "keras_momentum": ("train.momentum_style=keras (fused ResourceApplyKerasMomentum)",
+                       {"optimizer": "keras_momentum"}),
+    "no_pad_folding": ("strided convs read their ZeroPadding2D's output (a Pad op, and a "
+                       "Slice in the gradient) instead of padding inside the convolution",
+                       {"pad_folding": False}),
+    "wd_in_loss": ("fused torch-style update, weight decay as an L2 term of the loss instead "
+                   "of inside the update", {"optimizer": "wd_in_loss"}),
 }
-DEFAULT_VARIANTS = "baseline,pytorch,tf_threads,fused_bn,tf_threads_fused_bn,bf16"
+DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,no_pad_folding,"
+                    "fused_bn,bf16")
 
 
 def _settings(name):
-    s = {"framework": "tf", "bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1, "input": "data",
-         "intra": None, "inter": None, "env": {}}
+    s = {"framework": "tf", "bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1,
+         "input": "data", "intra": None, "inter": None, "env": {}, "optimizer": "trainer",
+         "tf_loaded": False, "pad_folding": True}
     s.update(VARIANTS[name][1])
     return s
 
@@ -107,8 +133,17 @@ def _cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+# Untimed steps before every timed run. A worker idles while the others run; its first
+# step after that is slower (cold caches, sleeping threads), and more so for PyTorch
+# than for TensorFlow: with 4-step runs and no warm-up the reference port measured
+# 0.66x the baseline, with 12-step runs 0.70x (2026-12-01, AMD EPYC).
+WARMUP_STEPS = 1
+
+
 def _timed(call, calls, images_per_call):
-    """[images/s, CPU seconds per image] of `calls` calls of `call`."""
+    """[images/s, CPU seconds per image] of `calls` calls of `call`, after WARMUP_STEPS."""
+    for _ in range(WARMUP_STEPS):
+        call()
     cpu = _cpu_seconds()
     t = time.perf_counter()
     for _ in range(calls):
@@ -167,24 +202,37 @@ def tf_peak_worker(size, threads):
     _serve(run)
 
 
-def torch_worker(threads, batch):
+def torch_worker(threads, batch, module="standin", reference=None, tf_loaded=False):
+    """PyTorch training steps of the CIFAR-100 anytime network: the reference port's own
+    module (module="reference", from the checkout at `reference`) or the stand-in
+    (benchmarks/torch_msdnet.py). The loop is its main.py's: SGD(lr 0.1, momentum 0.9,
+    weight decay 1e-4), per-exit CrossEntropyLoss summed, backward, step, and the
+    per-exit losses and top-1 counts read back."""
+    if tf_loaded:
+        import tensorflow  # noqa: F401  the old yardstick's process had TF loaded
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from benchmarks.torch_msdnet import TorchMSDNet
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = TorchMSDNet().train()
+    if module == "reference":
+        from benchmarks import reference_port
+
+        model = reference_port.build(reference)  # MSDNet() defaults: CIFAR-100 anytime
+    else:
+        from benchmarks.torch_msdnet import TorchMSDNet
+
+        model = TorchMSDNet()
+    model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     images = torch.randn(batch, 3, 32, 32)
     labels = torch.randint(0, 100, (batch,))
 
     def step():
-        optimizer.zero_grad(set_to_none=True)
         logits = model(images)
         losses = [loss_fn(out, labels) for out in logits]
+        optimizer.zero_grad()
         sum(losses).backward()
         optimizer.step()
         # what a training loop reads back every step: per-exit loss and correct count
@@ -201,21 +249,25 @@ def torch_worker(threads, batch):
     def run(n):
         return _timed(step, n, batch)
 
-    _reply({"macs": None, "first_call_s": first, "torch": torch.__version__})
+    _reply({"macs": None, "first_call_s": first, "torch": torch.__version__,
+            "tensorflow_loaded": "tensorflow" in sys.modules,
+            "parameters": sum(p.numel() for p in model.parameters())})
     _serve(run)
 
 
-def train_worker(name, threads, batch):
+def train_worker(name, threads, batch, reference=None):
     s = _settings(name)
-    if s["framework"] == "torch":
-        return torch_worker(threads, batch)
+    if s["framework"] in ("torch", "reference"):
+        return torch_worker(threads, batch, "reference" if s["framework"] == "reference"
+                            else "standin", reference, s["tf_loaded"])
     import keras
     import tensorflow as tf
 
     sys.path.insert(0, str(ROOT))
+    from msdnet_tf import config as config_lib
     from msdnet_tf import flops
     from msdnet_tf.models import MSDNet, blocks
-    from msdnet_tf.training import steps
+    from msdnet_tf.training import optimizers, steps
 
     from msdnet_tf.training.strategy import thread_settings
 
@@ -230,14 +282,25 @@ def train_worker(name, threads, batch):
         blocks.BatchNormalization = keras.layers.BatchNormalization
     elif s["bn"] == "fused":
         blocks.BatchNormalization.packed = False
+    blocks.Conv2D.fold_pad = s["pad_folding"]
     model = MSDNet()
     macs = flops.count(model).exit_cumulative_flops[-1]
     strategy = tf.distribute.get_strategy()
-    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    train_cfg = config_lib.load_config().train  # the defaults: SGD 0.1, momentum 0.9, wd 1e-4
+    loss_decay = 0.0
+    if s["optimizer"] == "trainer":  # as msdnet_tf.training.Trainer builds it
+        optimizer = optimizers.from_config(train_cfg)
+    elif s["optimizer"] == "keras_momentum":
+        train_cfg.momentum_style = "keras"
+        optimizer = optimizers.from_config(train_cfg)
+    elif s["optimizer"] == "wd_in_loss":
+        optimizer, loss_decay = optimizers.make_sgd(0.1, 0.9, style="torch"), 1e-4
+    else:
+        optimizer, loss_decay = keras.optimizers.SGD(0.1, momentum=0.9), 1e-4
     optimizer.build(model.trainable_variables)
     num_exits = model.num_exits
-    step = steps.make_train_step(model, optimizer, strategy, [1.0] * num_exits, 1e-4, batch,
-                                 jit_compile=s["jit"])
+    step = steps.make_train_step(model, optimizer, strategy, [1.0] * num_exits, loss_decay,
+                                 batch, jit_compile=s["jit"])
     images = tf.random.normal((batch, 32, 32, 3))
     labels = tf.random.uniform((batch,), 0, 100, tf.int32)
     if s["input"] == "const":
@@ -404,15 +467,16 @@ def _summarise(names, runs, threshold, train_flop):
                 "peak_fraction": statistics.median(r["ips"] * train_flop / 1e9 / r["peak"]
                                                    for r in mine),
                 "cpu_ms_per_image": 1e3 * statistics.median(r["cpu_per_image"] for r in mine),
-                "vs_pytorch_48": ips / 48.0,
+                # per round: this variant's ratio to the baseline runs beside it
+                "ratios_to_baseline": ratios,
             })
         # Side by side: both ratios are to the baseline runs next to them in time.
-        torch_row = next((r for r in rows if r["variant"] == "pytorch"), None)
-        for r in rows:
-            r["vs_pytorch_side_by_side"] = (
-                r["ratio_to_baseline"] / torch_row["ratio_to_baseline"]
-                if torch_row and torch_row["ratio_to_baseline"] and r["ratio_to_baseline"]
-                else None)
+        for yardstick in ("reference", "pytorch"):
+            y = next((r for r in rows if r["variant"] == yardstick), None)
+            for r in rows:
+                r[f"vs_{yardstick}_side_by_side"] = (
+                    r["ratio_to_baseline"] / y["ratio_to_baseline"]
+                    if y and y["ratio_to_baseline"] and r["ratio_to_baseline"] else None)
         summary[st] = rows
     return summary, len(runs) - len(clean)
 
@@ -427,6 +491,8 @@ def main():
     p.add_argument("--steps", type=int, default=4, help="steps per timed run")
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--gemm", type=int, default=2048, help="side of the peak GEMM")
+    p.add_argument("--reference", help="path of a kalviny/MSDNet-PyTorch checkout, timed as "
+                   "the `reference` variant (the yardstick)")
     p.add_argument("--no-record", action="store_true", help="do not write benchmarks/results/")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -437,12 +503,22 @@ def main():
             return numpy_peak_worker(args.gemm)
         if kind == "tf_peak":
             return tf_peak_worker(args.gemm, args.threads)
-        return train_worker(name, args.threads, args.batch)
+        return train_worker(name, args.threads, args.batch, args.reference)
 
     names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
     for n in names:
         if n not in VARIANTS:
             p.error(f"unknown variant {n!r}; known: {', '.join(VARIANTS)}")
+    if args.reference:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks import reference_port
+
+        args.reference = str(Path(args.reference).resolve())
+        reference_port.load_module(args.reference)  # fails at once on a wrong path
+    elif "reference" in names:
+        names.remove("reference")
+        print("no --reference checkout given: the yardstick is `pytorch` (the stand-in)",
+              flush=True)
     names = ["baseline"] + [n for n in names if n != "baseline"]
     need = 2.2 * len(names) + 1.5  # GB: a worker holds about 2 GB once built
     available = _mem_available_gb()
@@ -452,7 +528,10 @@ def main():
     started = time.time()
     load_start = list(os.getloadavg())
     base = [sys.executable, str(Path(__file__).resolve()), "--threads", str(args.threads),
-            "--batch", str(args.batch), "--gemm", str(args.gemm), "--worker"]
+            "--batch", str(args.batch), "--gemm", str(args.gemm)]
+    if args.reference:
+        base += ["--reference", args.reference]
+    base += ["--worker"]
     print(f"building {len(names)} variants + 2 GEMM workers ({args.threads} threads)...",
           flush=True)
     workers = {"peak_numpy": Worker("peak_numpy", base + ["numpy_peak:"], _env(args.threads, {})),
@@ -519,11 +598,14 @@ def main():
                             + sys.argv[1:]),
         "machine": machine(), "versions": versions(), "threads": args.threads,
         "batch": args.batch, "steps_per_run": args.steps, "rounds": args.rounds,
+        "warmup_steps_per_run": WARMUP_STEPS,
         "forward_macs_per_image": macs, "train_flop_per_image": train_flop,
         "gemm_size": args.gemm, "state_threshold_gflops": threshold,
         "numpy_gemm_gflops": numpy_peaks, "runs_dropped_speed_changed": dropped,
         "failed_variants": failed,
-        "pytorch_reference_images_per_s": 48.0,
+        "reference_checkout": args.reference and _git_head(args.reference),
+        "worker_info": {n: {k: v for k, v in w.info.items() if k != "macs"}
+                        for n, w in workers.items() if n in names},
         "states": summary, "runs": runs, "seconds": time.time() - started,
         "load_average_at_start_and_end": [load_start, list(os.getloadavg())],
     }
@@ -531,10 +613,40 @@ def main():
     print()
     print(md)
     if not args.no_record:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "train_throughput.json").write_text(json.dumps(record, indent=1) + "\n")
-        (RESULTS / "train_throughput.md").write_text(md)
+        write_record(record, md)
         print(f"wrote {RESULTS / 'train_throughput.md'} and .json")
+
+
+EARLIER = "# Earlier records"
+
+
+def write_record(record, md):
+    """The new record on top; earlier records kept below it (md) / under "earlier" (json)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = RESULTS / "train_throughput.json", RESULTS / "train_throughput.md"
+    earlier, earlier_md = [], ""
+    if json_path.is_file():
+        old = json.loads(json_path.read_text())
+        earlier = [{k: v for k, v in old.items() if k != "earlier"}] + old.get("earlier", [])
+    if md_path.is_file():
+        text = md_path.read_text()
+        head, _, rest = text.partition(EARLIER)
+        # Demote the previous latest record's headings under "Earlier records".
+        previous = "\n".join("#" + line if line.startswith("#") else line
+                             for line in head.strip().splitlines())
+        earlier_md = previous + ("\n\n" + rest.strip() if rest.strip() else "")
+    record = {**record, "earlier": earlier}
+    json_path.write_text(json.dumps(record, indent=1) + "\n")
+    md_path.write_text(md + (f"\n{EARLIER}\n\n{earlier_md}\n" if earlier_md else ""))
+
+
+def _git_head(path):
+    try:
+        return {"path": str(path), "commit": subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+            check=True).stdout.strip()}
+    except (OSError, subprocess.CalledProcessError):
+        return {"path": str(path), "commit": None}
 
 
 def markdown(rec):
@@ -549,10 +661,12 @@ def markdown(rec):
         f"TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}, numpy {v.get('numpy')}, "
         f"Python {m['python']}; load average at start {rec['load_average_at_start_and_end'][0]}",
         f"- setup: MSDNet() defaults (10 exits, 100 classes), batch {rec['batch']}, random "
-        f"data, `make_train_step` (momentum SGD, coupled weight decay, all exit losses), "
+        f"data, `make_train_step` with the trainer's optimizer (torch-style momentum SGD with "
+        f"coupled weight decay, fused per variable; see `what`), all exit losses, "
         f"--threads {rec['threads']} (TF op threads per variant, see `what`; GEMM and PyTorch "
         f"threads); {rec['rounds']} rounds of runs of "
-        f"{rec['steps_per_run']} steps, each variant between two baseline runs",
+        f"{rec['steps_per_run']} timed steps (after {rec.get('warmup_steps_per_run', 0)} "
+        "untimed), each variant between two baseline runs",
         f"- work: {rec['forward_macs_per_image'] / 1e6:.1f} M forward multiply-adds per image "
         f"-> {rec['train_flop_per_image'] / 1e9:.3f} GFLOP per trained image (3 x 2 x MACs)",
         f"- peak: TF float32 GEMM {rec['gemm_size']}^3 on {rec['threads']} threads, measured "
@@ -565,10 +679,14 @@ def markdown(rec):
             "figures per state" if th else "one state this run") +
         f"; {rec['runs_dropped_speed_changed']} runs dropped because the speed changed "
         "during them",
-        "- target: >= 1.5 x PyTorch on this machine. `x PyTorch` is measured side by side "
-        "(variant / baseline over pytorch / baseline, each against the baseline runs next to "
-        "it in time); `x 48` is against the deployment notes' figure for the PyTorch port "
-        "(48 images/s, so 72 images/s)",
+        "- target: >= 1.5 x the reference port on this machine, float32. `x reference` and "
+        "`x pytorch` are measured side by side (variant / baseline over reference / baseline, "
+        "each ratio against the baseline runs next to it in time; median over rounds), "
+        "`rounds` lists the per-round ratios to the baseline",
+        f"- yardstick: " + (f"the reference checkout at {rec['reference_checkout']['path']} "
+                            f"(commit {rec['reference_checkout']['commit']})"
+                            if rec.get("reference_checkout") else
+                            "no reference checkout given; `pytorch` (the stand-in)"),
         "",
     ]
     for n, err in rec["failed_variants"].items():
@@ -578,19 +696,22 @@ def markdown(rec):
             lines.append(f"## {st} state")
             lines.append("")
         lines += [
-            "| variant | runs | images/s | x baseline | GFLOP/s | peak GFLOP/s | % of peak "
-            "| x PyTorch | x 48 img/s | what |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| variant | runs | images/s | x baseline | rounds | GFLOP/s | peak GFLOP/s "
+            "| % of peak | x reference | x pytorch | what |",
+            "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
+
+        def fmt(v):
+            return "-" if v is None else f"{v:.2f}"
+
         for r in rows:
-            ratio = "-" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
-            vs_torch = ("-" if r.get("vs_pytorch_side_by_side") is None
-                        else f"{r['vs_pytorch_side_by_side']:.2f}")
+            per_round = " ".join(f"{x:.2f}" for x in r.get("ratios_to_baseline", []))
             lines.append(
-                f"| {r['variant']} | {r['runs']} | {r['images_per_s']:.1f} | {ratio} "
+                f"| {r['variant']} | {r['runs']} | {r['images_per_s']:.1f} "
+                f"| {fmt(r['ratio_to_baseline'])} | {per_round if r['variant'] != 'baseline' else ''} "
                 f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} "
-                f"| {100 * r['peak_fraction']:.0f}% | {vs_torch} | {r['vs_pytorch_48']:.2f} "
-                f"| {r['description']} |")
+                f"| {100 * r['peak_fraction']:.0f}% | {fmt(r.get('vs_reference_side_by_side'))} "
+                f"| {fmt(r.get('vs_pytorch_side_by_side'))} | {r['description']} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
