@@ -1,6 +1,6 @@
 """A PyTorch MSDNet, the yardstick for benchmarks/train_throughput.py.
 
-Built from the same layer plan as the Keras model (`msdnet_tf.architecture`),
+Built from the same layer plan as the Keras model (`msdnet_tf.models.msdnet.plan`),
 in NCHW, with the reference port's module names, so that a reference
 state_dict (or `msdnet_tf.weights.export_state_dict(keras_model)`) loads into
 it with `strict=True`. tests/benchmarks/test_torch_msdnet.py checks that its
@@ -17,7 +17,7 @@ Needs torch (the `torch` extra: `pip install -e '.[torch]'`).
 import torch
 from torch import nn
 
-from msdnet_tf import architecture
+from msdnet_tf.models.msdnet import plan as architecture
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # PyTorch convention; Keras momentum 0.9

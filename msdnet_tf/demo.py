@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from msdnet_tf import cli
+from msdnet_tf import config as config_lib
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
@@ -143,7 +144,7 @@ def main(argv=None):
     result, point, costs = _evaluate(workdir)
     rows = _cascade(_convert(workdir), workdir / "thresholds.json")
     print()
-    print(f"== msdnet_tf demo: {cfg.data.dataset}, {cfg.model.num_blocks} exits, "
+    print(f"== msdnet_tf demo: {cfg.data.dataset}, {config_lib.num_exits(cfg)} exits, "
           f"{time.time() - start:.0f} s ==")
     print(summary(result, point, costs))
     print()

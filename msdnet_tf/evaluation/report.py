@@ -51,8 +51,8 @@ def budgeted_json(result):
 def write_outputs(result, out_dir, dataset=None):
     """Writes every output file into `out_dir`; returns {name: path}.
 
-    dataset: a `published` key (e.g. "cifar100"); its published curves, if any,
-    are overlaid on the plots.
+    dataset: a `published` key (e.g. "cifar100"); the published curves of every
+    family for it, if any, are overlaid on the plots.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,9 +60,9 @@ def write_outputs(result, out_dir, dataset=None):
         "anytime.json": write_json(out / "anytime.json", anytime_json(result)),
         "budgeted.json": write_json(out / "budgeted.json", budgeted_json(result)),
         "anytime.png": plots.plot_anytime(
-            result, out / "anytime.png", published.published_curve(dataset, "anytime")),
+            result, out / "anytime.png", published.published_curves(dataset, "anytime")),
         "budgeted.png": plots.plot_budgeted(
-            result, out / "budgeted.png", published.published_curve(dataset, "budgeted")),
+            result, out / "budgeted.png", published.published_curves(dataset, "budgeted")),
     }
     if result.budget is not None:
         paths["thresholds.json"] = save_thresholds(
