@@ -120,7 +120,7 @@ def cascade_lines(rows):
              f"{'p95 ms':>7}  exits"]
     for mode, early, full in rows:
         for name, r in (("cascade", early), ("last exit", full)):
-            lines.append(f"{mode:>6} {name:>10} {r['accuracy']:7.2f} {r['mean_flops'] / 1e6:7.2f} "
+            lines.append(f"{mode:>6} {name:>10} {r['accuracy']:7.2f} {r['expected_flops'] / 1e6:7.2f} "
                          f"{r['mean_latency_ms']:8.3f} {r['p95_latency_ms']:7.3f}  "
                          f"{r['exit_counts']}")
         saved = 100 * (1 - early["mean_latency_ms"] / full["mean_latency_ms"])

@@ -10,14 +10,15 @@ from msdnet_tf.evaluation.thresholds_io import CRITERION, save_thresholds
 
 
 def anytime_json(result):
-    """{"exits": [{"exit", "name", "top1", "top5", "flops", "params"}, ...]}, test set."""
+    """{"exits": [{"exit", "name", "top1", "top5", "cumulative_flops", "cumulative_params"},
+    ...]}, on the test set."""
     return {
         "split": "test",
         "num_samples": result.num_test,
         "model": result.model,
         "exits": [
             {"exit": e.exit, "name": e.name, "top1": e.top1, f"top{e.k}": e.top_k,
-             "flops": e.flops, "params": e.params}
+             "cumulative_flops": e.flops, "cumulative_params": e.params}
             for e in result.anytime
         ],
     }
@@ -42,7 +43,7 @@ def budgeted_json(result):
         "criterion": CRITERION,
         "num_val": result.num_val,
         "num_test": result.num_test,
-        "exit_flops": list(result.exit_flops),
+        "exit_cumulative_flops": list(result.exit_flops),
         "model": result.model,
         "points": [_point_json(p, result.exit_flops) for p in result.curve],
     }

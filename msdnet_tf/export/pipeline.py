@@ -221,7 +221,7 @@ class Exporter:
                  for k in range(self.model.num_exits)]
         early = (EARLY_EXIT_FILE, TFLiteModel(out / EARLY_EXIT_FILE)) if in_graph_exit else None
         manifest = manifest_lib.build_manifest(
-            model_hash=self.model_hash, mode=mode, int8_io=int8_io,
+            family=self.model.family, model_hash=self.model_hash, mode=mode, int8_io=int8_io,
             labels=self.bundle.label_names, preprocessing=self.bundle.preprocessing_spec(),
             counts=self.counts, exit_models=exits,
             cascade=(CASCADE_FILE, TFLiteModel(out / CASCADE_FILE)), early_exit=early,

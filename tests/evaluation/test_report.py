@@ -38,8 +38,8 @@ def test_write_outputs(tmp_path, data, dataset):
         assert paths[name].stat().st_size > 10_000
     anytime = json.loads(paths["anytime.json"].read_text())
     assert [e["exit"] for e in anytime["exits"]] == [0, 1, 2, 3]
-    assert set(anytime["exits"][0]) >= {"exit", "top1", "top5", "flops", "params"}
-    assert anytime["exits"][0]["params"] is None
+    assert set(anytime["exits"][0]) >= {"exit", "top1", "top5", "cumulative_flops", "cumulative_params"}
+    assert anytime["exits"][0]["cumulative_params"] is None
     budgeted = json.loads(paths["budgeted.json"].read_text())
     assert len(budgeted["points"]) == 39
     point = budgeted["points"][0]
@@ -49,7 +49,7 @@ def test_write_outputs(tmp_path, data, dataset):
     assert sum(point["exit_fractions"]) == pytest.approx(1.0)
     t = load_thresholds(paths["thresholds.json"], num_exits=4, model="m1")
     assert t.thresholds == result.budget.point.thresholds
-    assert t.budget["requested"] == 6e6 and t.budget["achieved_holdout"] <= 6e6
+    assert t.budget["requested"] == 6e6 and t.budget["achieved_val"] <= 6e6
 
 
 def test_no_budget_no_thresholds_file(tmp_path, data):
