@@ -1,6 +1,6 @@
 """A PyTorch MSDNet, the yardstick for benchmarks/train_throughput.py.
 
-Built from the same layer plan as the Keras model (`msdnet_tf.architecture`),
+Built from the same layer plan as the Keras model (`msdnet_tf.models.msdnet.plan`),
 in NCHW, with the reference port's module names, so that a reference
 state_dict (or `msdnet_tf.weights.export_state_dict(keras_model)`) loads into
 it with `strict=True`. tests/benchmarks/test_torch_msdnet.py checks that its
@@ -23,29 +23,43 @@ import torch
 from torch import nn
 
 
-def _architecture():
-    """msdnet_tf.architecture (pure Python) without importing the msdnet_tf package.
+def _plan_module():
+    """msdnet_tf.models.msdnet.plan (pure Python) without importing the msdnet_tf package.
 
-    The package's __init__ imports Keras and TensorFlow (it registers MSDNet with
-    Keras). A yardstick process must not carry a TensorFlow runtime: with it loaded
-    this network's PyTorch training step ran slower on 2 cores
-    (benchmarks/results/train_throughput.md, variant pytorch_tf_loaded). When the
-    package is already imported, its module is used.
+    The package's __init__ imports Keras and TensorFlow (it registers the model
+    families with Keras). A yardstick process must not carry a TensorFlow runtime:
+    with it loaded this network's PyTorch training step ran slower on 2 cores
+    (benchmarks/results/train_throughput.md, variant pytorch_tf_loaded). The plan's
+    one import, msdnet_tf.models.family (pure Python too), is loaded from its file
+    for the time the plan runs. When the package is already imported, its module
+    is used.
     """
     if "msdnet_tf" in sys.modules:
-        from msdnet_tf import architecture as module
+        from msdnet_tf.models.msdnet import plan as module
         return module
-    name = "_msdnet_tf_architecture"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "msdnet_tf" / "architecture.py"
-        spec = importlib.util.spec_from_file_location(name, path)
+    name = "_msdnet_tf_msdnet_plan"
+    if name in sys.modules:
+        return sys.modules[name]
+    models = Path(__file__).resolve().parents[1] / "msdnet_tf" / "models"
+
+    def load(module_name, path):
+        spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while it runs
+        sys.modules[module_name] = module  # dataclasses look their module up while it runs
         spec.loader.exec_module(module)
-    return sys.modules[name]
+        return module
+
+    family = load("_msdnet_tf_family", models / "family.py")
+    # A module already in sys.modules under its full name is imported without its
+    # parent packages: the plan's `from msdnet_tf.models.family import ...` reads it.
+    sys.modules["msdnet_tf.models.family"] = family
+    try:
+        return load(name, models / "msdnet" / "plan.py")
+    finally:
+        del sys.modules["msdnet_tf.models.family"]
 
 
-architecture = _architecture()
+architecture = _plan_module()
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # PyTorch convention; Keras momentum 0.9

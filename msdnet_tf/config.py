@@ -5,6 +5,10 @@ A configuration is a tree of typed dataclasses (`model`, `data`, `train`,
 `--override section.key=value` (value parsed as YAML) is applied on top.
 Unknown keys, wrong types and out-of-range values raise `ConfigError`, whose
 message names the key and the value received.
+
+The `model` section belongs to a model family: `model.family` (default
+msdnet) selects the dataclass of its keys (`msdnet_tf/models/<family>/config.py`),
+so a key of another family is an error that says which family it belongs to.
 """
 
 import dataclasses
@@ -13,27 +17,15 @@ from pathlib import Path
 
 import yaml
 
+from msdnet_tf.models import family as family_lib
+
 
 class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
 
-@dataclasses.dataclass
-class ModelConfig:
-    stem: str = "cifar"
-    num_blocks: int = 10
-    step_mode: str = "even"
-    step: int = 2
-    base: int = 4
-    num_channels: int = 16
-    growth_rate: int = 6
-    growth_factors: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4])
-    bottleneck_factors: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4])
-    bottleneck: bool = True
-    reduction: float = 0.5
-    prune: str = "max"
-    num_classes: int = 100
-    image_size: int = 32
+def _default_model():
+    return family_lib.get(family_lib.DEFAULT).config_class()
 
 
 @dataclasses.dataclass
@@ -118,7 +110,7 @@ class ExportConfig:
 
 @dataclasses.dataclass
 class Config:
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model: typing.Any = dataclasses.field(default_factory=_default_model)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
@@ -126,9 +118,6 @@ class Config:
 
 
 _CHOICES = {
-    "model.stem": ("cifar", "imagenet"),
-    "model.step_mode": ("even", "lin_grow"),
-    "model.prune": ("max", "min"),
     "data.dataset": ("cifar10", "cifar100", "imagenet2012", "fashion_mnist", "digits"),
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
@@ -171,19 +160,59 @@ def _section_types(section):
     return typing.get_type_hints(type(section))
 
 
+def _families_with_key(key):
+    return [f.name for f in family_lib.all_families()
+            if key in {field.name for field in dataclasses.fields(f.config_class)}]
+
+
+def _unknown_key(section_name, key, hints, source, cfg):
+    full = f"{section_name}.{key}"
+    if section_name == "model":
+        owners = _families_with_key(key)
+        if owners:
+            return ConfigError(f"{full} in {source} is a key of model.family "
+                               f"{' / '.join(owners)}, not of {cfg.model.family}; set "
+                               f"model.family: {owners[0]} or remove it (keys of "
+                               f"{cfg.model.family}: {', '.join(hints)})")
+        return ConfigError(f"unknown key {full} in {source}; valid keys of model (family "
+                           f"{cfg.model.family}): {', '.join(hints)}")
+    return ConfigError(f"unknown key {full} in {source}; valid keys of {section_name}: "
+                       f"{', '.join(hints)}")
+
+
+def _switch_family(old, name, source):
+    """A `name` model section keeping the keys `old` set away from its defaults."""
+    try:
+        new = family_lib.get(name).config_class()
+    except family_lib.ArchitectureError as e:
+        raise ConfigError(f"{e} (in {source})") from None
+    defaults, fields = type(old)(), {f.name for f in dataclasses.fields(new)}
+    for field in dataclasses.fields(old):
+        value = getattr(old, field.name)
+        if field.name == "family" or value == getattr(defaults, field.name):
+            continue
+        if field.name not in fields:
+            raise ConfigError(f"model.{field.name}={value!r} was set for model.family "
+                              f"{old.family}, but {source} sets model.family {name}, which "
+                              f"has no {field.name}; remove model.{field.name}")
+        setattr(new, field.name, value)
+    return new
+
+
 def _apply(cfg, section_name, values, source):
     if not isinstance(values, dict):
         raise ConfigError(f"{section_name} in {source} must be a mapping. Received: {values!r}")
+    if section_name == "model" and "family" in values:
+        name = _check_type("model.family", values["family"], str)
+        if name != cfg.model.family:
+            cfg.model = _switch_family(cfg.model, name, source)
+        values = {k: v for k, v in values.items() if k != "family"}
     section = getattr(cfg, section_name)
     hints = _section_types(section)
     for key, value in values.items():
-        full = f"{section_name}.{key}"
         if key not in hints:
-            raise ConfigError(
-                f"unknown key {full} in {source}; valid keys of {section_name}: "
-                f"{', '.join(hints)}"
-            )
-        setattr(section, key, _check_type(full, value, hints[key]))
+            raise _unknown_key(section_name, key, hints, source, cfg)
+        setattr(section, key, _check_type(f"{section_name}.{key}", value, hints[key]))
 
 
 def merge(cfg, overrides, source="overrides"):
@@ -265,6 +294,9 @@ def _validate_choices(cfg):
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
         _require(value in choices, key, value, f"must be one of {', '.join(choices)}")
+    for name, choices in family_lib.get(cfg.model.family).choices.items():
+        value = getattr(cfg.model, name)
+        _require(value in choices, f"model.{name}", value, f"must be one of {', '.join(choices)}")
 
 
 def _validate_train(t):
@@ -286,8 +318,9 @@ def _validate_train(t):
 
 def _validate_cross(cfg):
     weights = cfg.train.exit_weights
-    _require(not weights or len(weights) == cfg.model.num_blocks, "train.exit_weights", weights,
-             f"must be empty or have one weight per exit (model.num_blocks={cfg.model.num_blocks})")
+    k = num_exits(cfg)
+    _require(not weights or len(weights) == k, "train.exit_weights", weights,
+             f"must be empty or have one weight per exit (this model has {k} exits)")
     d = cfg.data
     _require(d.holdout_size >= -1, "data.holdout_size", d.holdout_size, "must be >= 0 (or -1)")
     _require(d.train_limit >= 0, "data.train_limit", d.train_limit, "must be >= 0")
@@ -308,13 +341,10 @@ def _validate_cross(cfg):
 
 def validate(cfg):
     """Raises ConfigError for the first invalid or inconsistent value."""
-    # Imported here: architecture is pure Python and also validates model kwargs.
-    from msdnet_tf import architecture
-
     _validate_choices(cfg)
     try:
-        architecture.validate_model_kwargs(**model_kwargs(cfg))
-    except architecture.ArchitectureError as e:
+        family_lib.get(cfg.model.family).validate(model_kwargs(cfg))
+    except family_lib.ArchitectureError as e:
         raise ConfigError(str(e)) from None
     _validate_train(cfg.train)
     _validate_cross(cfg)
@@ -322,5 +352,14 @@ def validate(cfg):
 
 
 def model_kwargs(cfg):
-    """The keyword arguments of `msdnet_tf.models.MSDNet` for `cfg`."""
-    return dataclasses.asdict(cfg.model)
+    """The keyword arguments of the model family's Keras class for `cfg`."""
+    return {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "family"}
+
+
+def num_exits(cfg):
+    return family_lib.get(cfg.model.family).num_exits(model_kwargs(cfg))
+
+
+def build_model(cfg, **extra):
+    """The (untrained) Keras model `cfg` describes; `extra`: e.g. sync_bn=True."""
+    return family_lib.get(cfg.model.family).build(model_kwargs(cfg), **extra)

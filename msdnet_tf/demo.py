@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from msdnet_tf import cli
+from msdnet_tf import config as config_lib
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
@@ -119,7 +120,7 @@ def cascade_lines(rows):
              f"{'p95 ms':>7}  exits"]
     for mode, early, full in rows:
         for name, r in (("cascade", early), ("last exit", full)):
-            lines.append(f"{mode:>6} {name:>10} {r['accuracy']:7.2f} {r['mean_flops'] / 1e6:7.2f} "
+            lines.append(f"{mode:>6} {name:>10} {r['accuracy']:7.2f} {r['expected_flops'] / 1e6:7.2f} "
                          f"{r['mean_latency_ms']:8.3f} {r['p95_latency_ms']:7.3f}  "
                          f"{r['exit_counts']}")
         saved = 100 * (1 - early["mean_latency_ms"] / full["mean_latency_ms"])
@@ -143,7 +144,7 @@ def main(argv=None):
     result, point, costs = _evaluate(workdir)
     rows = _cascade(_convert(workdir), workdir / "thresholds.json")
     print()
-    print(f"== msdnet_tf demo: {cfg.data.dataset}, {cfg.model.num_blocks} exits, "
+    print(f"== msdnet_tf demo: {cfg.data.dataset}, {config_lib.num_exits(cfg)} exits, "
           f"{time.time() - start:.0f} s ==")
     print(summary(result, point, costs))
     print()

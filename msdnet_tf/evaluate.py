@@ -31,9 +31,9 @@ def build_parser():
                              "and writes results into DIR")
     p.add_argument("--output", metavar="DIR",
                    help="where to write results (default: the directory of the logits file)")
-    p.add_argument("--published", choices=ev.published.KEYS, metavar="DATASET",
-                   help="overlay the paper's published curves for this dataset "
-                        f"({', '.join(ev.published.KEYS)})")
+    p.add_argument("--published", choices=ev.published.keys(), metavar="DATASET",
+                   help="overlay the papers' published curves for this dataset "
+                        f"({', '.join(ev.published.keys())})")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--budget-flops", type=float, metavar="F",
                         help="choose thresholds for an average of F FLOPs per image "
@@ -103,7 +103,7 @@ def main(argv=None):
         logits_path = Path(args.from_logits)
     else:
         logits_path, dataset = logits_for_workdir(args.workdir, cfg)
-        if published is None and dataset in ev.published.KEYS:
+        if published is None and dataset in ev.published.keys():
             published = dataset
     out_dir = Path(args.output) if args.output else logits_path.parent
     try:

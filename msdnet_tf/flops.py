@@ -1,4 +1,4 @@
-"""Exact FLOPs and parameter counts of a built MSDNet, with the reference's rules.
+"""Exact FLOPs and parameter counts of a built model (any family), with the reference's rules.
 
 Counts are read off the Keras graph itself: every layer of every stage model
 (stage k = block k + classifier k) is counted from its type, configuration
@@ -88,7 +88,7 @@ def layer_params(layer):
 
 
 def count(model):
-    """Per-stage and cumulative per-exit FLOPs and trainable parameters of an MSDNet."""
+    """Per-stage and cumulative per-exit FLOPs and trainable parameters of a multi-exit model."""
     stage_flops, stage_params = [], []
     for stage in model.stage_models(batch_size=1):
         stage_flops.append(sum(layer_flops(layer) for layer in stage.layers))
@@ -100,11 +100,11 @@ def count(model):
     return Counts(stage_flops, stage_params)
 
 
-def count_config(**model_kwargs):
+def count_config(family="msdnet", **model_kwargs):
     """Counts for model hyperparameters, building a throwaway model."""
-    from msdnet_tf.models import MSDNet
+    from msdnet_tf.models import family as family_lib
 
-    return count(MSDNet(**model_kwargs))
+    return count(family_lib.get(family).build(model_kwargs))
 
 
 def truncated_flops(model):

@@ -1,4 +1,4 @@
-"""Import a state_dict of the PyTorch MSDNet port into a Keras .keras model.
+"""Import a state_dict of the authors' PyTorch code (any family) into a Keras .keras model.
 
     python -m msdnet_tf.import_torch --config FILE --weights W.{npz,pth} --output OUT.keras
 
@@ -40,10 +40,9 @@ def main(argv=None):
         raise cli.UserError(f"--output must end in .keras. Received: --output={args.output}")
     cli.quiet_tensorflow()
     from msdnet_tf import config as config_lib, weights
-    from msdnet_tf.models import MSDNet
 
     state = weights.read_weights(args.weights)
-    model = MSDNet(**config_lib.model_kwargs(cfg))
+    model = config_lib.build_model(cfg)
     weights.load_state_dict(model, state)
     diffs = check_vectors(model, args.weights)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,10 @@ def model_fingerprint(path):
 
 
 def load_run(workdir):
-    """(resolved config, trained MSDNet) of a training run directory."""
+    """(resolved config, trained model) of a training run directory."""
     import keras
 
-    import msdnet_tf  # noqa: F401  registers MSDNet with Keras
+    import msdnet_tf  # noqa: F401  registers the model classes with Keras
 
     workdir = Path(workdir)
     cfg_path, model_path = workdir / "config.yaml", workdir / "model.keras"
@@ -37,7 +37,8 @@ def load_run(workdir):
         model = keras.models.load_model(model_path)
     except Exception as e:  # noqa: BLE001 - any failure here is a damaged file
         raise UserError(f"cannot load {model_path}: {e}") from None
-    if getattr(model, "arch", None) != config_lib.model_kwargs(cfg):
+    if (getattr(model, "family", None) != cfg.model.family
+            or getattr(model, "arch", None) != config_lib.model_kwargs(cfg)):
         raise UserError(f"{model_path} does not match the model section of {cfg_path}")
     return cfg, model
 

@@ -1,4 +1,4 @@
-"""Per-exit FLOPs and parameters of an MSDNet configuration.
+"""Per-exit FLOPs and parameters of a model configuration (any family).
 
     python -m msdnet_tf.summary --config configs/cifar100_anytime.yaml [--json]
 """
@@ -8,12 +8,11 @@ import json
 from msdnet_tf import cli
 
 
-def table(counts, plan):
+def table(counts, model):
     rows = [f"{'exit':>4} {'depth':>5} {'FLOPs':>14} {'cum. FLOPs':>14} {'params':>11} "
             f"{'cum. params':>12}"]
-    depth = 0
-    for k, block in enumerate(plan.blocks):
-        depth += len(block.layers)
+    for k in range(model.num_exits):
+        depth = model.exit_depth(k)
         rows.append(f"{k:>4} {depth:>5} {counts.stage_flops[k]:>14,} "
                     f"{counts.exit_cumulative_flops[k]:>14,} {counts.stage_params[k]:>11,} "
                     f"{counts.exit_cumulative_params[k]:>12,}")
@@ -32,14 +31,13 @@ def main(argv=None):
     cfg = cli.config_from_args(args)
     cli.quiet_tensorflow()
     from msdnet_tf import config as config_lib, flops
-    from msdnet_tf.models import MSDNet
 
-    model = MSDNet(**config_lib.model_kwargs(cfg))
+    model = config_lib.build_model(cfg)
     counts = flops.count(model)
     if args.json:
         print(json.dumps(counts.as_dict()))
     else:
-        print(table(counts, model.plan))
+        print(table(counts, model))
 
 
 if __name__ == "__main__":

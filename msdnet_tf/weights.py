@@ -1,10 +1,10 @@
-"""Mapping between the PyTorch reference port's state_dict and the Keras MSDNet.
+"""Reference state_dicts (the authors' PyTorch code) in and out of a Keras model of any family.
 
-The reference names its modules `blocks.{b}.{i}` (module i of block b; block
-0 opens with the multi-scale first layer), `classifier.{k}`; see
-`../shared/reference/README.md`. `reference_names(model)` walks the same
-architecture plan the Keras builder walks and pairs every Keras layer that
-holds weights with its reference prefix.
+`model.reference_names()` (each family's `weights.py`) pairs every Keras layer
+that holds weights with the reference module prefix of its tensors; this
+module moves the tensors (layouts: conv [out, in, kh, kw] -> [kh, kw, in, out],
+Linear [out, in] -> [in, out], BN weight/bias/running_mean/running_var) and
+checks that every tensor is used exactly once.
 """
 
 import numpy as np
@@ -14,67 +14,6 @@ from msdnet_tf.cli import UserError
 
 class WeightImportError(UserError):
     """A state_dict does not fit the model."""
-
-
-def _conv_bn(torch_prefix, keras_name, bottleneck):
-    """(torch prefix, keras layer, kind) of a ConvBN `net` sequence."""
-    if bottleneck:
-        return [(f"{torch_prefix}.net.0", f"{keras_name}_1x1_conv", "conv"),
-                (f"{torch_prefix}.net.1", f"{keras_name}_1x1_bn", "bn"),
-                (f"{torch_prefix}.net.3", f"{keras_name}_3x3_conv", "conv"),
-                (f"{torch_prefix}.net.4", f"{keras_name}_3x3_bn", "bn")]
-    return [(f"{torch_prefix}.net.0", f"{keras_name}_3x3_conv", "conv"),
-            (f"{torch_prefix}.net.1", f"{keras_name}_3x3_bn", "bn")]
-
-
-def _conv_basic(torch_prefix, keras_name):
-    return [(f"{torch_prefix}.net.0", f"{keras_name}_conv", "conv"),
-            (f"{torch_prefix}.net.1", f"{keras_name}_bn", "bn")]
-
-
-def _first_layer(arch):
-    pairs = []
-    for s in range(len(arch["growth_factors"])):
-        prefix = f"blocks.0.0.layers.{s}"
-        if s == 0 and arch["stem"] == "imagenet":
-            pairs += [(f"{prefix}.0", "stem_s0_conv", "conv"), (f"{prefix}.1", "stem_s0_bn", "bn")]
-        else:
-            pairs += _conv_basic(prefix, f"stem_s{s}")
-    return pairs
-
-
-def _dense_layer(prefix, layer, num_scales, bottleneck):
-    pairs = []
-    offset = num_scales - layer.out_scales
-    for s in range(offset, num_scales):
-        j, name = s - offset, f"l{layer.index}_s{s}"
-        if s > offset or layer.discard:
-            pairs += _conv_bn(f"{prefix}.layers.{j}.conv_down", f"{name}_down", bottleneck)
-        pairs += _conv_bn(f"{prefix}.layers.{j}.conv_normal", f"{name}_normal", bottleneck)
-    return pairs
-
-
-def reference_names(model):
-    """[(torch_prefix, keras_layer_name, kind)] for every weight-holding layer."""
-    arch, plan = model.arch, model.plan
-    pairs = _first_layer(arch)
-    for block in plan.blocks:
-        i = 1 if block.index == 0 else 0
-        for layer in block.layers:
-            pairs += _dense_layer(f"blocks.{block.index}.{i}", layer, plan.num_scales,
-                                  arch["bottleneck"])
-            i += 1
-            if layer.transition_to:
-                offset = plan.num_scales - layer.out_scales
-                for s in range(offset, plan.num_scales):
-                    pairs += _conv_basic(f"blocks.{block.index}.{i}.m.{s - offset}",
-                                         f"l{layer.index}_t_s{s}")
-                i += 1
-        k = block.index
-        pairs += _conv_basic(f"classifier.{k}.m.0", f"exit{k}_c1")
-        pairs += _conv_basic(f"classifier.{k}.m.1", f"exit{k}_c2")
-        pairs.append((f"classifier.{k}.linear", f"exit_{k}", "dense"))
-    return pairs
 
 
 _FIELDS = {
@@ -101,7 +40,7 @@ def load_state_dict(model, state):
     WeightImportError naming it.
     """
     used = set()
-    for prefix, keras_name, kind in reference_names(model):
+    for prefix, keras_name, kind in model.reference_names():
         if keras_name in model.unreachable_layers:
             # Computed by the reference but read by no exit: accepted, not used.
             used.update(k for k in state if k.startswith(prefix + "."))
@@ -137,7 +76,7 @@ def export_state_dict(model):
     """The inverse mapping: Keras weights as a reference state_dict of numpy arrays."""
     inverse = {"conv": lambda a: np.transpose(a, (3, 2, 0, 1)), "dense": np.transpose}
     state = {}
-    for prefix, keras_name, kind in reference_names(model):
+    for prefix, keras_name, kind in model.reference_names():
         if keras_name in model.unreachable_layers:
             continue
         layer = model.get_layer(keras_name)

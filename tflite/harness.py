@@ -65,7 +65,7 @@ def summary_table(report, num_exits):
         share = c / n if n else 0.0
         lines.append(f"{k:>4} {c:>7} {100 * share:5.1f}%  {'#' * round(40 * share)}")
     acc = "n/a" if report["accuracy"] is None else f"{report['accuracy']:.2f}%"
-    lines.append(f"images {n}, accuracy {acc}, mean {report['mean_flops'] / 1e6:.2f}M FLOPs "
+    lines.append(f"images {n}, accuracy {acc}, mean {report['expected_flops'] / 1e6:.2f}M FLOPs "
                  f"(last exit {report['last_exit_flops'] / 1e6:.2f}M), latency mean "
                  f"{report['mean_latency_ms']:.3f} ms, p50 {report['p50_latency_ms']:.3f}, "
                  f"p95 {report['p95_latency_ms']:.3f}")

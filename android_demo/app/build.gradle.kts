@@ -31,7 +31,9 @@ android {
     buildFeatures {
         compose = true
     }
-    // Models are memory-mapped from the APK: keep them uncompressed.
+    // Keep the model stored, not deflated, in the APK. CompiledModel.create(assets, name, ...)
+    // opens it through the AssetManager and reads it whole into a buffer of its own (it is
+    // not memory-mapped): a stored asset is read as is, a compressed one inflated first.
     androidResources {
         noCompress += listOf("tflite")
     }
@@ -47,8 +49,10 @@ kotlin {
  * Copies the converted model into the app's assets: cascade.tflite and manifest.json
  * (required), thresholds.json and budgeted.json (optional) from the directory named by
  * `-PmodelDir=...` (a tflite/convert.py output directory). `-PbudgetedJson=FILE` adds the
- * budgeted curve msdnet_tf.evaluate wrote, if it is not in that directory. Nothing is
- * committed: the files land in build/generated.
+ * budgeted curve msdnet_tf.evaluate wrote, if it is not in that directory. Both take an
+ * absolute path or one relative to android_demo/ (the root project; resolved there, not in
+ * the Gradle daemon's working directory). Nothing is committed: the files land in
+ * build/generated.
  */
 abstract class CopyModelAssets : DefaultTask() {
     @get:Input
@@ -89,10 +93,13 @@ abstract class CopyModelAssets : DefaultTask() {
     }
 }
 
+// Relative -PmodelDir / -PbudgetedJson paths are taken from android_demo/, where ./gradlew runs.
+val demoDir: File = rootDir
+
 val copyModelAssets = tasks.register<CopyModelAssets>("copyModelAssets") {
     description = "Copies the converted model named by -PmodelDir into the app's assets."
-    modelDir.set(providers.gradleProperty("modelDir"))
-    budgetedJson.set(providers.gradleProperty("budgetedJson"))
+    modelDir.set(providers.gradleProperty("modelDir").map { demoDir.resolve(it).path })
+    budgetedJson.set(providers.gradleProperty("budgetedJson").map { demoDir.resolve(it).path })
     // The model files change without their directory name changing: always copy.
     outputs.upToDateWhen { false }
 }
@@ -102,6 +109,14 @@ androidComponents {
         variant.sources.assets?.addGeneratedSourceDirectory(copyModelAssets, CopyModelAssets::outputDir)
     }
 }
+
+// LiteRT's GPU accelerator, from 2.3.0 the separate litert-gpu artifact: bundled unless
+// -PlitertGpu=false (or litertGpu=false in a gradle.properties), which builds a smaller,
+// CPU-only app. The app asks LiteRT at run time whether a GPU accelerator is there and
+// offers the GPU only then.
+val litertGpu = providers.gradleProperty("litertGpu").orElse("true").map {
+    it.toBooleanStrictOrNull() ?: throw GradleException("-PlitertGpu must be true or false, not \"$it\"")
+}.get()
 
 dependencies {
     implementation(project(":cascade-core"))
@@ -121,6 +136,8 @@ dependencies {
     implementation(libs.androidx.camera.view)
     implementation(libs.kotlinx.coroutines.android)
     implementation(libs.litert)
-    implementation(libs.litert.gpu)
+    if (litertGpu) {
+        implementation(libs.litert.gpu)
+    }
     debugImplementation(libs.androidx.compose.ui.tooling)
 }

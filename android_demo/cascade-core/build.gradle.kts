@@ -5,12 +5,13 @@ plugins {
     `java-library`
 }
 
-java {
-    sourceCompatibility = JavaVersion.VERSION_17
-    targetCompatibility = JavaVersion.VERSION_17
-}
-
+// javac's --release, not source/targetCompatibility: Gradle passes those as -source/-target,
+// and a JDK newer than 17 (Android Studio bundles JDK 21) then warns that the location of
+// system modules is not set, which -Werror turns into an error. --release compiles against
+// the Java 17 API from any JDK 17 or newer (and takes precedence over those two settings).
+// test.sh reads the three settings below from this file and compiles with exactly them.
 tasks.withType<JavaCompile>().configureEach {
+    options.release.set(17)
     options.encoding = "UTF-8"
     options.compilerArgs.addAll(listOf("-Xlint:all", "-Werror"))
 }

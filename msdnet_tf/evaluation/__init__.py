@@ -24,7 +24,7 @@ from msdnet_tf.evaluation.budgets import (
 from msdnet_tf.evaluation.common import EvaluationError
 from msdnet_tf.evaluation.logits_io import LogitsSet, load_logits, save_logits, validate_logits
 from msdnet_tf.evaluation.pipeline import EvaluationResult, evaluate_logits
-from msdnet_tf.evaluation.published import PUBLISHED, PublishedCurve, published_curve
+from msdnet_tf.evaluation.published import PublishedCurve, published_curve, published_curves
 from msdnet_tf.evaluation.report import (
     anytime_json, budgeted_json, format_anytime_table, format_budget, format_budgeted_table,
     write_outputs,

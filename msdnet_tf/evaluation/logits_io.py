@@ -4,10 +4,13 @@
 - `val_logits`  float [K, N_val, C]: the hold-out (thresholds are found here),
 - `val_labels`  int [N_val],
 - `test_logits` float [K, N_test, C], `test_labels` int [N_test],
-- `exit_flops`  float64 [K]: cumulative FLOPs of exit k (spec counting rules),
-- optionally `exit_params` [K] (cumulative) and `model`, a string naming or
+- `exit_cumulative_flops`  float64 [K]: cumulative FLOPs of exit k (spec
+  counting rules),
+- optionally `exit_cumulative_params` [K] and `model`, a string naming or
   hashing the model, copied into thresholds.json so that a consumer can check
   the thresholds belong to its model.
+Files written before these keys had their current names call them
+`exit_flops` / `exit_params`; both are read.
 
 Whoever produces the file (an evaluation of a trained model, a test) writes it
 with `save_logits`, which applies the same checks as `load_logits`.
@@ -21,8 +24,10 @@ import numpy as np
 
 from msdnet_tf.evaluation.common import EvaluationError
 
-REQUIRED_KEYS = ("val_logits", "val_labels", "test_logits", "test_labels", "exit_flops")
-OPTIONAL_KEYS = ("exit_params", "model")
+REQUIRED_KEYS = ("val_logits", "val_labels", "test_logits", "test_labels",
+                 "exit_cumulative_flops")
+OPTIONAL_KEYS = ("exit_cumulative_params", "model")
+LEGACY_KEYS = {"exit_flops": "exit_cumulative_flops", "exit_params": "exit_cumulative_params"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +110,8 @@ def _check_model(source, model):
 
 def validate_logits(arrays, source="logits"):
     """Checks a mapping of arrays (the keys above) and returns a `LogitsSet`."""
+    renamed = {LEGACY_KEYS[k]: v for k, v in arrays.items() if k in LEGACY_KEYS}
+    arrays = {**renamed, **{k: v for k, v in arrays.items() if k not in LEGACY_KEYS}}
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
         _fail(source, f"missing {', '.join(missing)} (required: {', '.join(REQUIRED_KEYS)})")
@@ -118,11 +125,11 @@ def validate_logits(arrays, source="logits"):
     val_labels, test_labels = np.asarray(arrays["val_labels"]), np.asarray(arrays["test_labels"])
     _check_labels(source, "val_labels", val_labels, val.shape[1], num_classes)
     _check_labels(source, "test_labels", test_labels, test.shape[1], num_classes)
-    flops = _check_per_exit(source, "exit_flops", np.asarray(arrays["exit_flops"]), num_exits,
-                            cumulative=True)
-    params = arrays.get("exit_params")
+    flops = _check_per_exit(source, "exit_cumulative_flops",
+                            np.asarray(arrays["exit_cumulative_flops"]), num_exits, cumulative=True)
+    params = arrays.get("exit_cumulative_params")
     if params is not None:
-        params = _check_per_exit(source, "exit_params", np.asarray(params), num_exits,
+        params = _check_per_exit(source, "exit_cumulative_params", np.asarray(params), num_exits,
                                  cumulative=True)
     return LogitsSet(
         val_logits=val, val_labels=val_labels.astype(np.int64),
@@ -145,7 +152,8 @@ def load_logits(path):
         _fail(path, "is a single .npy array, not an .npz archive")
     try:
         with npz:
-            arrays = {k: npz[k] for k in npz.files if k in REQUIRED_KEYS + OPTIONAL_KEYS}
+            known = REQUIRED_KEYS + OPTIONAL_KEYS + tuple(LEGACY_KEYS)
+            arrays = {k: npz[k] for k in npz.files if k in known}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         _fail(path, f"has an unreadable array ({e})")
     return validate_logits(arrays, source=path)
@@ -153,19 +161,24 @@ def load_logits(path):
 
 def save_logits(path, *, val_logits, val_labels, test_logits, test_labels, exit_flops,
                 exit_params=None, model=None):
-    """Validates and writes a logits file (uncompressed .npz); returns its path."""
+    """Validates and writes a logits file (uncompressed .npz); returns its path.
+
+    exit_flops / exit_params: cumulative per-exit FLOPs / parameters, written as
+    `exit_cumulative_flops` / `exit_cumulative_params`.
+    """
     arrays = dict(val_logits=val_logits, val_labels=val_labels, test_logits=test_logits,
-                  test_labels=test_labels, exit_flops=exit_flops)
+                  test_labels=test_labels, exit_cumulative_flops=exit_flops)
     if exit_params is not None:
-        arrays["exit_params"] = exit_params
+        arrays["exit_cumulative_params"] = exit_params
     if model is not None:
         arrays["model"] = np.asarray(str(model))
     data = validate_logits(arrays, source=path)
-    out = {k: getattr(data, k) for k in REQUIRED_KEYS}
-    out["val_logits"] = np.asarray(out["val_logits"], np.float32)
-    out["test_logits"] = np.asarray(out["test_logits"], np.float32)
+    out = {"val_logits": np.asarray(data.val_logits, np.float32),
+           "val_labels": data.val_labels,
+           "test_logits": np.asarray(data.test_logits, np.float32),
+           "test_labels": data.test_labels, "exit_cumulative_flops": data.exit_flops}
     if data.exit_params is not None:
-        out["exit_params"] = data.exit_params
+        out["exit_cumulative_params"] = data.exit_params
     if data.model is not None:
         out["model"] = np.asarray(data.model)
     path = Path(path)

@@ -1,5 +1,5 @@
 """anytime.png and budgeted.png: accuracy against FLOPs, as in the paper's
-figures, with the published curve overlaid when one is given.
+figures, with the published curves overlaid when given.
 
 Uses matplotlib's object-oriented API (no pyplot), which renders with Agg and
 leaves the process-wide backend alone.
@@ -20,11 +20,13 @@ def _figure(title):
     return fig, ax
 
 
-def _overlay(ax, curve):
-    if curve is None:
-        return
-    style = "s--" if curve.complete else "s:"
-    ax.plot(curve.flops, curve.top1, style, color="tab:gray", label=curve.label)
+_OVERLAY_COLORS = ("tab:gray", "tab:green", "tab:purple", "tab:brown")
+
+
+def _overlay(ax, curves):
+    for curve, color in zip(curves, _OVERLAY_COLORS):
+        style = "s--" if curve.complete else "s:"
+        ax.plot(curve.flops, curve.top1, style, color=color, label=curve.label)
 
 
 def _save(fig, ax, path):
@@ -34,7 +36,7 @@ def _save(fig, ax, path):
     return Path(path)
 
 
-def plot_anytime(result, path, published=None):
+def plot_anytime(result, path, published=()):
     """Top-1 of every exit against its cumulative FLOPs; returns the path."""
     fig, ax = _figure("Anytime prediction (test set)")
     flops = [e.flops for e in result.anytime]
@@ -44,7 +46,7 @@ def plot_anytime(result, path, published=None):
     return _save(fig, ax, path)
 
 
-def plot_budgeted(result, path, published=None):
+def plot_budgeted(result, path, published=()):
     """Test accuracy against expected FLOPs, one point per q; returns the path."""
     fig, ax = _figure("Budgeted batch classification (test set)")
     flops = [p.test.expected_cost(result.exit_flops) for p in result.curve]

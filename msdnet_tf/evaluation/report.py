@@ -10,14 +10,15 @@ from msdnet_tf.evaluation.thresholds_io import CRITERION, save_thresholds
 
 
 def anytime_json(result):
-    """{"exits": [{"exit", "name", "top1", "top5", "flops", "params"}, ...]}, test set."""
+    """{"exits": [{"exit", "name", "top1", "top5", "cumulative_flops", "cumulative_params"},
+    ...]}, on the test set."""
     return {
         "split": "test",
         "num_samples": result.num_test,
         "model": result.model,
         "exits": [
             {"exit": e.exit, "name": e.name, "top1": e.top1, f"top{e.k}": e.top_k,
-             "flops": e.flops, "params": e.params}
+             "cumulative_flops": e.flops, "cumulative_params": e.params}
             for e in result.anytime
         ],
     }
@@ -42,7 +43,7 @@ def budgeted_json(result):
         "criterion": CRITERION,
         "num_val": result.num_val,
         "num_test": result.num_test,
-        "exit_flops": list(result.exit_flops),
+        "exit_cumulative_flops": list(result.exit_flops),
         "model": result.model,
         "points": [_point_json(p, result.exit_flops) for p in result.curve],
     }
@@ -51,8 +52,8 @@ def budgeted_json(result):
 def write_outputs(result, out_dir, dataset=None):
     """Writes every output file into `out_dir`; returns {name: path}.
 
-    dataset: a `published` key (e.g. "cifar100"); its published curves, if any,
-    are overlaid on the plots.
+    dataset: a `published` key (e.g. "cifar100"); the published curves of every
+    family for it, if any, are overlaid on the plots.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,9 +61,9 @@ def write_outputs(result, out_dir, dataset=None):
         "anytime.json": write_json(out / "anytime.json", anytime_json(result)),
         "budgeted.json": write_json(out / "budgeted.json", budgeted_json(result)),
         "anytime.png": plots.plot_anytime(
-            result, out / "anytime.png", published.published_curve(dataset, "anytime")),
+            result, out / "anytime.png", published.published_curves(dataset, "anytime")),
         "budgeted.png": plots.plot_budgeted(
-            result, out / "budgeted.png", published.published_curve(dataset, "budgeted")),
+            result, out / "budgeted.png", published.published_curves(dataset, "budgeted")),
     }
     if result.budget is not None:
         paths["thresholds.json"] = save_thresholds(

@@ -1,7 +1,9 @@
 """thresholds.json: the chosen cascade thresholds, read by deployment code.
 
-    {"exits": K, "thresholds": [T_0, ..., T_{K-1}], "criterion": "max_softmax",
+    {"num_exits": K, "thresholds": [T_0, ..., T_{K-1}], "criterion": "max_softmax",
      "budget": {...what was asked and achieved...}, "model": "<name or hash>" | null}
+
+Files written before this key was named `num_exits` call it `exits`; both are read.
 
 A sample leaves at the first exit k whose max softmax probability is >= T_k.
 "inf" (nobody leaves there) and "-inf" (the last exit, which takes everyone)
@@ -35,7 +37,7 @@ class Thresholds:
 def save_thresholds(path, thresholds, budget=None, model=None):
     """Writes thresholds.json (checked like `load_thresholds`); returns the path."""
     data = {
-        "exits": len(thresholds),
+        "num_exits": len(thresholds),
         "thresholds": [encode_float(t) for t in thresholds],
         "criterion": CRITERION,
         "budget": budget,
@@ -50,12 +52,15 @@ def _fail(path, problem):
 
 
 def _validate(data, path):
-    missing = [k for k in ("exits", "thresholds", "criterion") if k not in data]
+    if not isinstance(data, dict):
+        _fail(path, f"must be a JSON object. Received: {type(data).__name__}")
+    count_key = "num_exits" if "num_exits" in data or "exits" not in data else "exits"
+    missing = [k for k in (count_key, "thresholds", "criterion") if k not in data]
     if missing:
         _fail(path, f"missing {', '.join(missing)}")
-    exits = data["exits"]
+    exits = data[count_key]
     if isinstance(exits, bool) or not isinstance(exits, int) or exits < 1:
-        _fail(path, f"'exits' must be a positive integer. Received: {exits!r}")
+        _fail(path, f"'{count_key}' must be a positive integer. Received: {exits!r}")
     raw = data["thresholds"]
     if not isinstance(raw, list) or len(raw) != exits:
         _fail(path, f"'thresholds' must be a list of {exits} values (one per exit). "

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 FORMAT = "msdnet_tf.deployment/1"
-TOP_KEYS = ("format", "model", "mode", "int8_io", "num_exits", "num_classes", "labels", "input",
+TOP_KEYS = ("format", "family", "model", "mode", "int8_io", "num_exits", "num_classes", "labels", "input",
             "preprocessing", "exits", "cascade", "early_exit", "thresholds", "source")
 TENSOR_KEYS = ("name", "shape", "dtype", "quantization")
 # Only these tensors may be int8 (with int8 I/O); interfaces between stages stay float32.
@@ -54,11 +54,12 @@ def exit_entries(exit_models, counts):
     return out
 
 
-def build_manifest(*, model_hash, mode, int8_io, labels, preprocessing, counts, exit_models,
+def build_manifest(*, family, model_hash, mode, int8_io, labels, preprocessing, counts, exit_models,
                    cascade, early_exit=None, thresholds=None, source=None):
     """The manifest dict.
 
-    exit_models: [(file name, TFLiteModel)] in exit order; cascade: (file name,
+    family: the model family (`model.family`); exit_models: [(file name,
+    TFLiteModel)] in exit order; cascade: (file name,
     TFLiteModel); early_exit: (file name, TFLiteModel) or None; counts:
     `msdnet_tf.flops.Counts`; thresholds: the thresholds.json content or None;
     source: {"workdir": ..., "config": resolved config dict}.
@@ -68,7 +69,7 @@ def build_manifest(*, model_hash, mode, int8_io, labels, preprocessing, counts, 
     stages = [signature_entry(cascade_model, f"stage_{k}") for k in range(len(exits))]
     image = dict(exits[0]["inputs"][0])
     manifest = {
-        "format": FORMAT, "model": model_hash, "mode": mode, "int8_io": bool(int8_io),
+        "format": FORMAT, "family": family, "model": model_hash, "mode": mode, "int8_io": bool(int8_io),
         "num_exits": len(exits), "num_classes": len(labels), "labels": list(labels),
         "input": {**image, "layout": "NHWC"}, "preprocessing": preprocessing,
         "exits": exits, "cascade": {"file": cascade_file, "stages": stages},

@@ -49,7 +49,7 @@ def load_for_export(workdir, config_path=None, overrides=()):
     for text in overrides:
         config_lib.merge(cfg, config_lib.parse_override(text), source=f"--override {text}")
     config_lib.validate(cfg)
-    if config_lib.model_kwargs(cfg) != model.arch:
+    if cfg.model.family != model.family or config_lib.model_kwargs(cfg) != model.arch:
         raise UserError(f"the model section cannot change: the weights in {workdir} were trained "
                         "with the model section of its config.yaml")
     return cfg, model
@@ -124,7 +124,7 @@ class Exporter:
         if in_graph_exit:  # Never in int8 (NO_EARLY_EXIT): no calibration needed.
             self.progress(f"  {mode}: {EARLY_EXIT_FILE}")
             stages = model.stage_models(batch_size=1)
-            signature = graphs.early_exit_signature(stages, model.arch["image_size"])
+            signature = graphs.early_exit_signature(stages, model.image_size)
             (out / EARLY_EXIT_FILE).write_bytes(convert([signature], model.variables, mode))
 
     def _convert_qat(self, out, int8_io, in_graph_exit):
@@ -221,7 +221,7 @@ class Exporter:
                  for k in range(self.model.num_exits)]
         early = (EARLY_EXIT_FILE, TFLiteModel(out / EARLY_EXIT_FILE)) if in_graph_exit else None
         manifest = manifest_lib.build_manifest(
-            model_hash=self.model_hash, mode=mode, int8_io=int8_io,
+            family=self.model.family, model_hash=self.model_hash, mode=mode, int8_io=int8_io,
             labels=self.bundle.label_names, preprocessing=self.bundle.preprocessing_spec(),
             counts=self.counts, exit_models=exits,
             cascade=(CASCADE_FILE, TFLiteModel(out / CASCADE_FILE)), early_exit=early,

@@ -8,8 +8,8 @@ imported by a Keras 3 process: TFMOT works only with tf_keras, and importing it
 turns `tf.keras` into tf_keras. TF_USE_LEGACY_KERAS=1 is set before TensorFlow
 is imported.
 
-1. Rebuild the MSDNet graph with tf_keras layers, through the same block
-   functions (`msdnet_tf.models.blocks`) and layer names, and copy the trained
+1. Rebuild the model's graph with tf_keras layers, through the same family
+   graph and block functions and layer names, and copy the trained
    Keras 3 weights in by layer name (WEIGHTS.npz, written by the runner, also
    holds reference logits: the copy must reproduce them).
 2. `quantize_model`, then set every activation range from calibration images:
@@ -46,29 +46,34 @@ PARITY_TOLERANCE = 1e-4
 
 
 class TfKerasFactory:
-    """`make(cls, name, **kwargs)` of the blocks, creating the tf_keras layer of that class name."""
+    """`make(cls, name, **kwargs)` of the blocks, creating the tf_keras layer of that class name.
+
+    A custom layer class of ours names its tf_keras twin with a `tf_keras_class()`
+    classmethod; every other class is looked up by name in `tf_keras.layers`.
+    """
 
     def __call__(self, cls, name, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
         if cls.__name__ == "BatchNormalization":
             kwargs["trainable"] = False  # Inference mode during QAT (see module docstring).
-        return getattr(tf_keras.layers, cls.__name__)(name=name, **kwargs)
+        twin = getattr(cls, "tf_keras_class", None)
+        layer_class = twin() if twin is not None else getattr(tf_keras.layers, cls.__name__)
+        return layer_class(name=name, **kwargs)
 
 
-def build_float_model(arch):
-    """(tf_keras MSDNet, boundaries): boundaries[b] = {"scale_s": layer name} left by block b."""
-    from msdnet_tf.models.msdnet import _Graph  # pylint: disable=protected-access
+def build_float_model(cfg):
+    """(tf_keras model, boundaries): boundaries[k] = {name: layer name} carried after exit k."""
+    from msdnet_tf import config as config_lib
+    from msdnet_tf.models import base, family
 
-    graph = _Graph(arch, False, TfKerasFactory())
+    graph_class = family.get(cfg.model.family).model_class.graph_class
+    arch = config_lib.model_kwargs(cfg)
+    graph = graph_class(arch, False, TfKerasFactory())
     size = arch["image_size"]
     image = tf_keras.Input((size, size, 3), name="image")
-    feats, outputs, boundaries = image, {}, []
-    for b in range(arch["num_blocks"]):
-        feats = graph.block(b, feats)
-        boundaries.append({f"scale_{s}": _layer_of(t) for s, t in enumerate(feats)
-                           if t is not None})
-        outputs[f"exit_{b}"] = graph.classifier(b, feats)
-    return tf_keras.Model(image, outputs, name="msdnet"), boundaries
+    outputs, carried = base.apply_graph(graph, image)
+    boundaries = [{key: _layer_of(t) for key, t in c.items()} for c in carried]
+    return tf_keras.Model(image, outputs, name=cfg.model.family), boundaries
 
 
 def _layer_of(tensor):
@@ -226,7 +231,7 @@ def run(cfg, workdir, weights_path, out, int8_io=False, in_graph_exit=False, pro
     from msdnet_tf.export import calibration as cal
 
     arch = config_lib.model_kwargs(cfg)
-    model, boundaries = build_float_model(arch)
+    model, boundaries = build_float_model(cfg)
     progress = progress or (lambda message: None)
     diff = load_weights(model, np.load(weights_path))
     progress(f"  qat: tf_keras copy of the model (max |logit diff| {diff:.1e})")

@@ -34,7 +34,7 @@ def save_weights(model, path, seed=0):
     """Every layer's weights as "layer/i", plus random images and their Keras logits."""
     arrays = {f"{layer.name}/{i}": np.asarray(w)
               for layer in model.layers for i, w in enumerate(layer.weights)}
-    size = model.arch["image_size"]
+    size = model.image_size
     image = np.random.default_rng(seed).normal(size=(PARITY_IMAGES, size, size, 3))
     image = image.astype(np.float32)
     outputs = model(image, training=False)

@@ -1,12 +1,12 @@
-"""MSDNet building blocks as plain functions over a layer factory.
+"""Building blocks every family shares, as plain functions over a layer factory.
 
 Every block takes `make`, a callable `make(cls, name, **kwargs)` that returns
 the layer called `name`: the model builder creates it, the sub-graph builders
 (`exit_model`, `stage_models`) fetch the already built one, so deployment
 graphs share the trained layers instead of copying weights.
 
-Feature maps travel as a list indexed by absolute scale (finest first); a
-pruned scale is None.
+The conv units (ConvBasic, the bottleneck ConvBN) and the classifier are the
+MSDNet reference's; RANet reuses them unchanged.
 """
 
 import math
@@ -263,78 +263,38 @@ def apply_conv_bn(make, x, n_in, n_out, down, bottleneck, bn_width, name, sync_b
     return apply_conv_bn_relu(make, x, n_out, 3, 2 if down else 1, f"{name}_3x3", sync_bn)
 
 
-def apply_first_layer(make, image, stem, num_channels, growth_factors, sync_bn=False):
-    """The multi-scale stem: one feature map per scale."""
-    width = num_channels * growth_factors[0]
-    if stem == "imagenet":
-        x = make(layers.ZeroPadding2D, "stem_s0_pad", padding=3)(image)
-        x = make(Conv2D, "stem_s0_conv", filters=width, kernel_size=7, strides=2,
-                 use_bias=True, kernel_initializer=he_normal_fan_out())(x)
-        x = make(BatchNormalization, "stem_s0_bn", momentum=BN_MOMENTUM,
-                 epsilon=BN_EPSILON, synchronized=sync_bn)(x)
-        x = make(layers.ReLU, "stem_s0_relu")(x)
-        # Zero padding equals the reference's -inf padding here: inputs are >= 0 after ReLU.
-        x = make(layers.ZeroPadding2D, "stem_s0_pool_pad", padding=1)(x)
-        x = make(layers.MaxPooling2D, "stem_s0_pool", pool_size=3, strides=2)(x)
-    else:
-        x = apply_conv_bn_relu(make, image, width, 3, 1, "stem_s0", sync_bn)
-    feats = [x]
-    for s in range(1, len(growth_factors)):
-        x = apply_conv_bn_relu(make, x, num_channels * growth_factors[s], 3, 2, f"stem_s{s}",
-                               sync_bn)
-        feats.append(x)
-    return feats
+def apply_imagenet_stem(make, image, filters, name, sync_bn=False):
+    """Conv 7x7/2 (pad 3, with bias) -> BN -> ReLU -> max-pool 3x3/2 (pad 1): 224 -> 56."""
+    x = make(layers.ZeroPadding2D, f"{name}_pad", padding=3)(image)
+    x = make(Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
+             use_bias=True, kernel_initializer=he_normal_fan_out())(x)
+    x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+             synchronized=sync_bn)(x)
+    x = make(layers.ReLU, f"{name}_relu")(x)
+    # Zero padding equals the reference's -inf padding here: inputs are >= 0 after ReLU.
+    x = make(layers.ZeroPadding2D, f"{name}_pool_pad", padding=1)(x)
+    return make(layers.MaxPooling2D, f"{name}_pool", pool_size=3, strides=2)(x)
 
 
-def apply_dense_layer(make, feats, layer, growth_rate, growth_factors, bottleneck_factors,
-                      bottleneck, sync_bn=False):
-    """One MSDNet layer: every surviving scale grows by growth_rate * gf[s].
-
-    Channel order is the reference's: [x, new] for ConvNormal and
-    [same, down(finer), normal(same)] for ConvDownNormal.
-    """
-    num_scales = len(growth_factors)
-    offset = num_scales - layer.out_scales
-    c = layer.width_in
-    out = [None] * num_scales
-    for s in range(offset, num_scales):
-        name = f"l{layer.index}_s{s}"
-        n_out = growth_rate * growth_factors[s]
-        if s == offset and not layer.discard:
-            new = apply_conv_bn(make, feats[s], c * growth_factors[s], n_out, False, bottleneck,
-                                bottleneck_factors[s], f"{name}_normal", sync_bn)
-            parts = [feats[s], new]
-        else:
-            down = apply_conv_bn(make, feats[s - 1], c * growth_factors[s - 1], n_out // 2, True,
-                                 bottleneck, bottleneck_factors[s - 1], f"{name}_down", sync_bn)
-            normal = apply_conv_bn(make, feats[s], c * growth_factors[s], n_out // 2, False,
-                                   bottleneck, bottleneck_factors[s], f"{name}_normal", sync_bn)
-            parts = [feats[s], down, normal]
-        out[s] = make(layers.Concatenate, f"{name}_concat", axis=-1)(parts)
-    return out
-
-
-def apply_transition(make, feats, layer, growth_factors, sync_bn=False):
-    """1x1 ConvBasic compressing every surviving scale to floor(reduction * c)."""
-    offset = len(growth_factors) - layer.out_scales
-    out = list(feats)
-    for s in range(offset, len(growth_factors)):
-        out[s] = apply_conv_bn_relu(make, feats[s], layer.transition_to * growth_factors[s], 1, 1,
-                                    f"l{layer.index}_t_s{s}", sync_bn)
-    return out
-
-
-def apply_classifier(make, x, k, stem, num_classes, pool_side, sync_bn=False):
-    """Exit k: two strided ConvBasic, 2x2 average pool, Dense. Reads the coarsest scale."""
+def apply_classifier_features(make, x, k, stem, pool_side, sync_bn=False):
+    """Exit k up to its Dense layer: two strided ConvBasic and the 2x2 average pool -> [N, C]."""
     width = 128 if stem == "cifar" else x.shape[-1]
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c1", sync_bn)
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c2", sync_bn)
     if pool_side == 2:
         # Equal to a 2x2 average pool on a 2x2 map, and fully accelerated in int8.
-        x = make(layers.GlobalAveragePooling2D, f"exit{k}_pool")(x)
-    else:
-        x = make(layers.AveragePooling2D, f"exit{k}_pool", pool_size=2)(x)
-        x = make(layers.Flatten, f"exit{k}_flatten")(x)
-    # float32 logits under mixed precision.
+        return make(layers.GlobalAveragePooling2D, f"exit{k}_pool")(x)
+    x = make(layers.AveragePooling2D, f"exit{k}_pool", pool_size=2)(x)
+    return make(layers.Flatten, f"exit{k}_flatten")(x)
+
+
+def apply_classifier_dense(make, features, k, num_classes):
+    """The Dense layer of exit k, named exit_k like the output; float32 logits."""
     return make(layers.Dense, f"exit_{k}", units=num_classes, dtype="float32",
-                kernel_initializer=torch_linear_init(), bias_initializer="zeros")(x)
+                kernel_initializer=torch_linear_init(), bias_initializer="zeros")(features)
+
+
+def apply_classifier(make, x, k, stem, num_classes, pool_side, sync_bn=False):
+    """Exit k on the tensor it reads: two strided ConvBasic, 2x2 average pool, Dense."""
+    features = apply_classifier_features(make, x, k, stem, pool_side, sync_bn)
+    return apply_classifier_dense(make, features, k, num_classes)

@@ -42,7 +42,7 @@ def build_report(samples, cascade, thresholds, skipped):
         "model": cascade.manifest["model"],
         "accuracy": (100.0 * sum(s["pred"] == s["label"] for s in labelled) / len(labelled)
                      if labelled else None),
-        "mean_flops": float(flops[exits].mean()) if len(exits) else nan,
+        "expected_flops": float(flops[exits].mean()) if len(exits) else nan,
         "last_exit_flops": float(flops[-1]),
         "mean_latency_ms": float(latency.mean()) if len(latency) else nan,
         "p50_latency_ms": float(np.percentile(latency, 50)) if len(latency) else nan,

@@ -27,6 +27,7 @@ def load_manifest(models_dir):
     missing = [k for k in _REQUIRED if k not in manifest]
     if missing:
         raise ManifestError(f"{path} lacks {', '.join(missing)}")
+    manifest.setdefault("family", "msdnet")  # Written before the key existed.
     if manifest["format"] != FORMAT:
         raise ManifestError(f"{path} has format {manifest['format']!r}; this version reads "
                             f"{FORMAT!r}")

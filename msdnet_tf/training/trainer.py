@@ -21,7 +21,6 @@ from msdnet_tf import config as config_lib
 from msdnet_tf import data as data_lib
 from msdnet_tf import flops
 from msdnet_tf.cli import UserError
-from msdnet_tf.models import MSDNet
 from msdnet_tf.training import optimizers
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
@@ -89,11 +88,10 @@ class Trainer:
             tmp = self.workdir / ".config.yaml.tmp"
             config_lib.save_config(cfg, tmp)
             tmp.replace(self.workdir / "config.yaml")
-        self.num_exits = cfg.model.num_blocks
+        self.num_exits = config_lib.num_exits(cfg)
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
-            self.model = MSDNet(**config_lib.model_kwargs(cfg), sync_bn=t.sync_batchnorm,
-                                init=t.init)
+            self.model = config_lib.build_model(cfg, sync_bn=t.sync_batchnorm, init=t.init)
             # Coupled weight decay is applied by the optimizer (one fused update per
             # variable), not added to the loss: the train step gets weight_decay=0.
             optimizer = optimizers.from_config(t)
@@ -212,13 +210,13 @@ class Trainer:
         return results
 
     def _float32_copy(self):
-        """The trained model as a plain float32 MSDNet, whatever the training policy."""
+        """The trained model as a plain float32 model, whatever the training policy."""
         if self.cfg.train.mixed_precision == "float32" and not self.cfg.train.sync_batchnorm:
             return self.model
         policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy("float32")
         try:
-            copy = MSDNet(**config_lib.model_kwargs(self.cfg))
+            copy = config_lib.build_model(self.cfg)
             copy.set_weights(self.model.get_weights())
         finally:
             keras.mixed_precision.set_global_policy(policy)

@@ -43,7 +43,7 @@ def test_same_parameters_and_logits_as_the_keras_model(kwargs):
                                                for k, v in state.items()}, strict=False)
     # The Keras model drops layers no exit reads; the yardstick keeps them, like the reference.
     assert not unexpected
-    unreachable_prefixes = tuple(p + "." for p, n, _ in weights.reference_names(keras_model)
+    unreachable_prefixes = tuple(p + "." for p, n, _ in keras_model.reference_names()
                                  if n in keras_model.unreachable_layers)
     assert all(k.startswith(unreachable_prefixes) for k in missing)
     reachable = sum(int(np.prod(w.shape)) for w in keras_model.trainable_weights)

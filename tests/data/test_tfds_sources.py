@@ -127,10 +127,14 @@ def test_stream_global_index_survives_file_shuffling(dummy_stream):
     assert [int(i) for _, _, i in fixed] == list(range(30))  # Stored order = global index.
     canonical = _canonical(dummy_stream)
     assert sorted(canonical) == list(range(30))
-    for seed in (1, 2):
+    orders = []
+    for seed in range(1, 6):
         items = list(dummy_stream.read("train", shuffle_seed=seed).as_numpy_iterator())
-        assert [int(i) for _, _, i in items] != list(range(30))  # Files were shuffled...
-        assert all(canonical[int(i)] == _pixel(enc) for enc, _, i in items)  # ...ids hold.
+        orders.append([int(i) for _, _, i in items])
+        assert all(canonical[int(i)] == _pixel(enc) for enc, _, i in items)  # Ids hold...
+    # ...while the 3 files are read in another order for some seed (one seed alone may
+    # draw the stored order: 1 in 6, depending on the global seed other tests set).
+    assert any(order != list(range(30)) for order in orders)
 
 
 def test_streamed_bundle_holdout_and_splits(dummy_stream, tmp_path, data_cfg):

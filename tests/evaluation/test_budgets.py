@@ -99,7 +99,7 @@ def test_latency_budget_uses_path_ms(tmp_path, split_scores):
     assert result.val_cost == result.point.val.expected_cost(path_ms)
     record = budgets.budget_record(result, FLOPS)
     assert record["metric"] == "latency_ms" and record["unit"] == "ms"
-    assert record["requested"] == 4.0 and record["achieved_holdout"] == result.val_cost
+    assert record["requested"] == 4.0 and record["achieved_val"] == result.val_cost
     assert record["latency"]["device"] == "x86"
     assert record["test_expected_flops"] == result.point.test.expected_cost(FLOPS)
     with pytest.raises(EvaluationError, match="below the cost of exit_0"):

@@ -44,7 +44,7 @@ def _bad(arrays, **changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(test_labels=None, exit_flops=None), "missing test_labels, exit_flops"),
+    (dict(test_labels=None, exit_flops=None), "missing test_labels, exit_cumulative_flops"),
     (dict(test_logits=np.zeros((3, 50, 7), np.float32)),
      "val_logits and test_logits disagree on exits or classes"),
     (dict(test_logits=np.zeros((2, 50, 10), np.float32)),
@@ -56,9 +56,9 @@ def _bad(arrays, **changes):
     (dict(test_labels=np.full(50, 10)), r"test_labels holds label 10, outside \[0, 10\)"),
     (dict(test_labels=np.full(50, -1)), r"test_labels holds label -1"),
     (dict(val_labels=np.zeros(60, np.float32)), "val_labels must be a 1-D integer array"),
-    (dict(exit_flops=np.array([1.0, 2.0])), "exit_flops must be 3 numbers, one per exit"),
-    (dict(exit_flops=np.array([3.0, 2.0, 1.0])), "exit_flops must be cumulative"),
-    (dict(exit_params=np.array([1.0, np.nan, 2.0])), "exit_params must be finite"),
+    (dict(exit_flops=np.array([1.0, 2.0])), "exit_cumulative_flops must be 3 numbers, one per exit"),
+    (dict(exit_flops=np.array([3.0, 2.0, 1.0])), "exit_cumulative_flops must be cumulative"),
+    (dict(exit_params=np.array([1.0, np.nan, 2.0])), "exit_cumulative_params must be finite"),
     (dict(model=np.array(["a", "b"])), "model must be a single string"),
 ])
 def test_bad_contents_name_file_and_problem(tmp_path, changes, message):
@@ -96,3 +96,15 @@ def test_unreadable_files(tmp_path):
     np.save(single, np.zeros(3))
     with pytest.raises(EvaluationError, match="single .npy array, not an .npz archive"):
         load_logits(single)
+
+
+def test_file_keys_and_the_names_older_files_used(tmp_path):
+    arrays = logits_arrays(np.random.default_rng(2))
+    path = save_logits(tmp_path / "l.npz", **arrays, exit_params=[1e5, 2e5, 3e5])
+    with np.load(path) as npz:
+        assert "exit_cumulative_flops" in npz.files and "exit_cumulative_params" in npz.files
+        assert "exit_flops" not in npz.files
+    old = _write_raw(tmp_path, **arrays, exit_params=np.array([1e5, 2e5, 3e5]))
+    data = load_logits(old)
+    assert data.exit_flops.tolist() == arrays["exit_flops"].tolist()
+    assert data.exit_params.tolist() == [1e5, 2e5, 3e5]

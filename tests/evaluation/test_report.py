@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from msdnet_tf.evaluation import (
-    PUBLISHED, evaluate_logits, flops_budget, format_anytime_table, format_budget,
+    evaluate_logits, flops_budget, format_anytime_table, format_budget,
     format_budgeted_table, load_thresholds, published_curve, validate_logits, write_outputs,
 )
+from msdnet_tf.evaluation.published import published_curves, published_table
 
 from .helpers import logits_arrays
 
@@ -37,8 +38,8 @@ def test_write_outputs(tmp_path, data, dataset):
         assert paths[name].stat().st_size > 10_000
     anytime = json.loads(paths["anytime.json"].read_text())
     assert [e["exit"] for e in anytime["exits"]] == [0, 1, 2, 3]
-    assert set(anytime["exits"][0]) >= {"exit", "top1", "top5", "flops", "params"}
-    assert anytime["exits"][0]["params"] is None
+    assert set(anytime["exits"][0]) >= {"exit", "top1", "top5", "cumulative_flops", "cumulative_params"}
+    assert anytime["exits"][0]["cumulative_params"] is None
     budgeted = json.loads(paths["budgeted.json"].read_text())
     assert len(budgeted["points"]) == 39
     point = budgeted["points"][0]
@@ -48,7 +49,7 @@ def test_write_outputs(tmp_path, data, dataset):
     assert sum(point["exit_fractions"]) == pytest.approx(1.0)
     t = load_thresholds(paths["thresholds.json"], num_exits=4, model="m1")
     assert t.thresholds == result.budget.point.thresholds
-    assert t.budget["requested"] == 6e6 and t.budget["achieved_holdout"] <= 6e6
+    assert t.budget["requested"] == 6e6 and t.budget["achieved_val"] <= 6e6
 
 
 def test_no_budget_no_thresholds_file(tmp_path, data):
@@ -73,16 +74,19 @@ def test_published_curves():
     assert c100.flops[0] == 15140452 and c100.complete
     assert published_curve("cifar100", "budgeted").flops == (0.2e8, 0.3e8, 0.5e8)
     assert published_curve("cifar10", "anytime").top1 == (89.5, 93.7)
-    assert published_curve("imagenet", "anytime") is PUBLISHED["imagenet2012"]["anytime"]
+    assert published_curve("imagenet", "anytime") is published_curve("imagenet2012", "anytime")
     assert published_curve("imagenet2012", "budgeted") is None
     assert published_curve("fashion_mnist", "anytime") is None
     assert published_curve(None, "anytime") is None
     with pytest.raises(ValueError, match="unknown dataset"):
         published_curve("svhn", "anytime")
-    for curves in PUBLISHED.values():
-        for curve in curves.values():
-            assert len(curve.flops) == len(curve.top1)
-            assert list(curve.flops) == sorted(curve.flops) and "RANet" in curve.source
+    for family_curves in published_table().values():
+        for curves in family_curves.values():
+            for curve in curves.values():
+                assert len(curve.flops) == len(curve.top1)
+                assert list(curve.flops) == sorted(curve.flops) and "RANet" in curve.source
+    assert published_curves("cifar100", "anytime")[0] is c100
+    assert published_curves("fashion_mnist", "anytime") == ()
 
 
 def test_published_cifar100_flops_are_the_reference_counts():

@@ -13,7 +13,7 @@ def test_round_trip_with_infinities(tmp_path):
                            budget={"metric": "flops", "requested": 5e7}, model="abc")
     raw = json.loads(path.read_text())
     assert raw["thresholds"] == [0.9, "inf", 0.5, "-inf"]
-    assert raw["exits"] == 4 and raw["criterion"] == "max_softmax" and raw["model"] == "abc"
+    assert raw["num_exits"] == 4 and raw["criterion"] == "max_softmax" and raw["model"] == "abc"
     t = load_thresholds(path, num_exits=4, model="abc")
     assert t.thresholds == (0.9, math.inf, 0.5, -math.inf)
     assert t.budget == {"metric": "flops", "requested": 5e7}
@@ -81,3 +81,10 @@ def test_save_refuses_invalid(tmp_path):
         save_thresholds(tmp_path / "t.json", [0.5, 0.4])
     with pytest.raises(ValueError, match="NaN"):
         save_thresholds(tmp_path / "t.json", [math.nan, -math.inf])
+
+
+def test_reads_files_that_call_the_count_exits(tmp_path):
+    t = load_thresholds(_write(tmp_path), num_exits=3)
+    assert t.num_exits == 3
+    with pytest.raises(EvaluationError, match="'thresholds' must be a list of 4 values"):
+        load_thresholds(_write(tmp_path, exits=4))

@@ -187,7 +187,7 @@ def test_strided_convs_pad_symmetrically(tiny_model):
 
 
 def test_invalid_arguments_name_the_key():
-    from msdnet_tf.architecture import ArchitectureError
+    from msdnet_tf.models.family import ArchitectureError
 
     with pytest.raises(ArchitectureError, match="model.growth_rate"):
         MSDNet(**{**TINY, "growth_rate": 3, "growth_factors": [1, 1, 1]})

@@ -39,7 +39,7 @@ def test_float_decisions_equal_the_offline_simulation(trained_run, cascade):
     assert [s["pred"] for s in report["samples"]] == preds.tolist()
     # Several exits are really used, and early exits are cheaper on average.
     assert sum(c > 0 for c in report["exit_counts"]) >= 2
-    assert report["mean_flops"] < report["last_exit_flops"]
+    assert report["expected_flops"] < report["last_exit_flops"]
 
 
 def test_cli_report_schema(trained_run, tmp_path):
@@ -49,7 +49,7 @@ def test_cli_report_schema(trained_run, tmp_path):
                  "--q", "1.0", "--workdir", workdir, "--report", report_path)
     assert "histogram" in result.stdout
     report = json.loads(report_path.read_text())
-    for key in ("thresholds", "accuracy", "mean_flops", "mean_latency_ms", "p50_latency_ms",
+    for key in ("thresholds", "accuracy", "expected_flops", "mean_latency_ms", "p50_latency_ms",
                 "p95_latency_ms", "exit_counts", "samples"):
         assert key in report
     assert len(report["samples"]) == 40 == sum(report["exit_counts"])
@@ -115,7 +115,7 @@ def test_thresholds_for_another_model_are_refused(trained_run, cascade, tmp_path
     (tmp_path / "t.json").write_text(json.dumps(data))
     with pytest.raises(UserError, match="0123456789abcdef"):
         policy.resolve(cascade.manifest, thresholds=tmp_path / "t.json")
-    data["model"], data["exits"] = cascade.manifest["model"], 2
+    data["model"], data["num_exits"] = cascade.manifest["model"], 2
     data["thresholds"] = [data["thresholds"][0], "-inf"]
     (tmp_path / "t.json").write_text(json.dumps(data))
     with pytest.raises(UserError, match="exits"):

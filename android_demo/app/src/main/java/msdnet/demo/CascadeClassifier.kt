@@ -5,28 +5,15 @@ import android.graphics.Bitmap
 import java.util.concurrent.Executors
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.withContext
-import msdnet.cascade.Cascade
-import msdnet.cascade.DeadlinePolicy
+import msdnet.cascade.BudgetPolicy
+import msdnet.cascade.CascadeRuntime
+import msdnet.cascade.Clock
+import msdnet.cascade.ErrorText
 import msdnet.cascade.ImageFit
 import msdnet.cascade.ImageU8
 import msdnet.cascade.LatencyBenchmark
+import msdnet.cascade.Manifest
 import msdnet.cascade.Preprocessor
-import msdnet.cascade.Thresholds
-
-/** How the cascade decides where an image leaves. */
-sealed interface BudgetPolicy {
-    /** The thresholds shipped with the model (thresholds.json or the manifest's). */
-    data object ShippedThresholds : BudgetPolicy
-
-    /** The paper's exit-share q: the thresholds of the nearest q of budgeted.json. */
-    data class ExitShare(val q: Double) : BudgetPolicy
-
-    /** Anytime: go on only while the next stage fits [ms] (costs measured on this phone). */
-    data class Deadline(val ms: Double) : BudgetPolicy
-
-    /** Every stage runs; the baseline the savings are measured against. */
-    data object LastExit : BudgetPolicy
-}
 
 /** What the cascade answered for one image, ready to show. */
 data class Classification(
@@ -41,13 +28,39 @@ data class Classification(
     /** Measured path time of the last exit minus that of the exit taken, if benchmarked. */
     val latencySavedMs: Double?,
     val policyNote: String,
+    /** Why the chosen budget could not apply (every stage ran instead), or null. */
+    val policyFallback: String?,
+)
+
+/** What a runner is built for: changing either rebuilds it. Named to the user by toString. */
+data class RuntimeOptions(val accelerator: AcceleratorChoice, val threads: Int) {
+    override fun toString() = when (accelerator) {
+        AcceleratorChoice.CPU -> "CPU, $threads thread${if (threads == 1) "" else "s"}"
+        AcceleratorChoice.GPU -> "GPU"
+    }
+}
+
+/** What [CascadeClassifier.open] did: the model files, the runtime's outcome, the GPU's presence. */
+class Opened(
+    val files: ModelAssets,
+    val outcome: CascadeRuntime.Outcome<RuntimeOptions>,
+    val gpuAvailable: Boolean,
+)
+
+/** A benchmark's timings and the runtime options they were measured with. */
+class BenchmarkRun(
+    val result: LatencyBenchmark.Result,
+    val manifest: Manifest,
+    val options: RuntimeOptions,
 )
 
 /**
  * All the machine learning of the app, in the manner of the LiteRT samples' helper class:
  * the model files, the LiteRT runtime, the cascade (cascade-core) and its policies, run on
  * one background thread of their own. Everything but the runtime is cascade-core, the
- * code the JUnit tests check against the Python side.
+ * code the JUnit tests check: [CascadeRuntime] rebuilds the runner when the options change
+ * and falls back to the last options that worked, [BudgetPolicy] picks thresholds and
+ * deadline and falls back to the last exit when the chosen policy lacks its input.
  */
 class CascadeClassifier(private val context: Context) {
     data class Options(
@@ -55,59 +68,72 @@ class CascadeClassifier(private val context: Context) {
         val threads: Int = DEFAULT_THREADS,
         /** Make dark-on-light photos light-on-dark, like Fashion-MNIST and the digits. */
         val invert: Boolean = false,
-    )
+    ) {
+        val runtime get() = RuntimeOptions(accelerator, threads)
+    }
 
     private val executor = Executors.newSingleThreadExecutor { r -> Thread(r, "cascade-inference") }
     private val inferenceThread = executor.asCoroutineDispatcher()
 
+    // Touched only on the inference thread.
     private var assets: ModelAssets? = null
-    private var runner: LiteRtStageRunner? = null
-    private var cascade: Cascade? = null
+    private var loadError: Exception? = null
+    private var runtime: CascadeRuntime<RuntimeOptions>? = null
     private var preprocessor: Preprocessor? = null
-    private var options = Options()
+    private var invert = false
+    private var gpuAvailable: Boolean? = null
     private var lastInput: FloatArray? = null
 
-    /** This phone's latencies from the benchmark screen (for the same options), or null. */
-    @Volatile
-    var measured: LatencyBenchmark.Result? = null
-        private set
-
-    /** Loads the model files once and (re)builds the runtime for [options]. */
-    suspend fun open(options: Options): ModelAssets = withContext(inferenceThread) {
-        val files = assets ?: ModelAssets.load(context.assets).also { assets = it }
-        val changed = options.accelerator != this@CascadeClassifier.options.accelerator ||
-            options.threads != this@CascadeClassifier.options.threads
-        if (runner == null || changed) {
-            runner?.close()
-            runner = null
-            val newRunner = LiteRtStageRunner(context.assets, files.manifest, options.accelerator,
-                options.threads)
-            runner = newRunner
-            cascade = Cascade(files.manifest, newRunner)
-            measured = null // timings of other settings do not hold
-        }
-        preprocessor = Preprocessor(files.manifest.preprocessing)
-        this@CascadeClassifier.options = options
-        files
+    /**
+     * Loads the model files once and makes the runtime match [options]: a runner that cannot
+     * be built leaves the previous options running, and the outcome says why.
+     */
+    suspend fun open(options: Options): Opened = withContext(inferenceThread) {
+        val files = assets ?: load()
+        invert = options.invert
+        val gpu = gpuAvailable ?: LiteRtStageRunner.gpuAvailable().also { gpuAvailable = it }
+        Opened(files, checkNotNull(runtime).open(options.runtime), gpu)
     }
+
+    private fun load(): ModelAssets {
+        val files = try {
+            ModelAssets.load(context.assets)
+        } catch (e: Exception) {
+            loadError = e
+            throw e
+        }
+        loadError = null
+        preprocessor = Preprocessor(files.manifest.preprocessing)
+        runtime = CascadeRuntime(files.manifest, CascadeRuntime.Factory<RuntimeOptions> { o ->
+            LiteRtStageRunner(context.assets, files.manifest, o.accelerator, o.threads)
+        })
+        assets = files
+        return files
+    }
+
+    private fun notLoaded() = IllegalStateException(
+        loadError?.let { "the model is not loaded: ${ErrorText.of(it)}" } ?: "the model is not loaded"
+    )
 
     /** Classifies one photo, on the inference thread (pixels, preprocessing and stages). */
     suspend fun classify(bitmap: Bitmap, rotationDegrees: Int, policy: BudgetPolicy): Classification =
         withContext(inferenceThread) {
-            val files = assets ?: throw IllegalStateException("the model is not loaded")
+            val files = assets ?: throw notLoaded()
             val side = files.manifest.input.dim(1)
             val rgb = BitmapImages.toRgb(bitmap, rotationDegrees, maxOf(4 * side, 256))
             classifyRgb(files, rgb, policy)
         }
 
     private fun classifyRgb(files: ModelAssets, rgb: ImageU8, policy: BudgetPolicy): Classification {
-        val cascade = cascade ?: throw IllegalStateException("the runtime is not ready")
+        val runtime = checkNotNull(runtime)
+        val cascade = runtime.cascade() // throws with the reason when no runner could be built
         val manifest = files.manifest
-        val image = ImageFit.toDatasetImage(rgb, manifest.preprocessing, options.invert)
-        val input = preprocessor!!.apply(image)
+        val image = ImageFit.toDatasetImage(rgb, manifest.preprocessing, invert)
+        val input = checkNotNull(preprocessor).apply(image)
         lastInput = input
-        val (thresholds, deadline, note) = resolve(files, policy)
-        val d = cascade.classify(input, thresholds, deadline)
+        val measured = runtime.measured()
+        val budget = policy.resolve(files.thresholds, files.thresholdsSource, files.budgets, measured)
+        val d = cascade.classify(input, budget.thresholds, budget.deadline)
         val paths = measured?.pathMedians()
         return Classification(
             label = manifest.label(d.prediction),
@@ -118,50 +144,27 @@ class CascadeClassifier(private val context: Context) {
             stageMs = d.stageMs().toList(),
             flopsSaved = manifest.flopsSaved(d.exit),
             latencySavedMs = paths?.let { it.last() - it[d.exit] },
-            policyNote = note,
+            policyNote = budget.note,
+            policyFallback = budget.fallback,
         )
     }
-
-    private fun resolve(files: ModelAssets, policy: BudgetPolicy): Triple<Thresholds?, DeadlinePolicy?, String> =
-        when (policy) {
-            BudgetPolicy.ShippedThresholds -> {
-                val t = files.thresholds ?: throw IllegalStateException(
-                    "no thresholds were bundled (thresholds.json): pick q or a deadline"
-                )
-                Triple(t, null, "thresholds from ${files.thresholdsSource}")
-            }
-            is BudgetPolicy.ExitShare -> {
-                val table = files.budgets ?: throw IllegalStateException(
-                    "no budgeted.json was bundled: rebuild with -PbudgetedJson=RUN/budgeted.json"
-                )
-                val p = table.nearest(policy.q)
-                Triple(p.thresholds, null, "q = %.2f: hold-out thresholds; on the test set %.1f%% top-1, %.2f MFLOPs per image"
-                    .format(p.q, p.testAccuracy, p.expectedFlops / 1e6))
-            }
-            is BudgetPolicy.Deadline -> {
-                val timings = measured ?: throw IllegalStateException(
-                    "a deadline needs this phone's stage latencies: run the benchmark first"
-                )
-                val deadline = DeadlinePolicy(policy.ms, timings.stageMedians())
-                val note = "deadline %.1f ms (deepest exit that always fits: exit_%d)".format(
-                    policy.ms, DeadlinePolicy.deepestExitWithin(policy.ms, timings.pathMedians()))
-                Triple(files.thresholds, deadline, if (files.thresholds != null) "$note, with thresholds" else note)
-            }
-            BudgetPolicy.LastExit -> Triple(null, null, "every stage runs")
-        }
 
     /**
      * Times every stage and path on this phone ([LatencyBenchmark]) on the last image
      * classified (a gray image if none yet); the result also feeds the deadline policy.
      */
-    suspend fun benchmark(warmup: Int, repetitions: Int, progress: (Int, Int) -> Unit): LatencyBenchmark.Result =
+    suspend fun benchmark(warmup: Int, repetitions: Int, progress: (Int, Int) -> Unit): BenchmarkRun =
         withContext(inferenceThread) {
-            val files = assets ?: throw IllegalStateException("the model is not loaded")
-            val cascade = cascade ?: throw IllegalStateException("the runtime is not ready")
+            val files = assets ?: throw notLoaded()
+            val runtime = checkNotNull(runtime)
+            val cascade = runtime.cascade()
+            val options = checkNotNull(runtime.active())
             val input = lastInput ?: grayInput(files)
-            LatencyBenchmark.run(cascade, input, warmup, repetitions, msdnet.cascade.Clock.SYSTEM) { done, total ->
+            val result = LatencyBenchmark.run(cascade, input, warmup, repetitions, Clock.SYSTEM) { done, total ->
                 progress(done, total)
-            }.also { measured = it }
+            }
+            runtime.setMeasured(result)
+            BenchmarkRun(result, files.manifest, options)
         }
 
     private fun grayInput(files: ModelAssets): FloatArray {
@@ -169,17 +172,11 @@ class CascadeClassifier(private val context: Context) {
         val h = if (spec.hasFixedInputSize()) spec.inputHeight else 2 * spec.outputHeight
         val w = if (spec.hasFixedInputSize()) spec.inputWidth else 2 * spec.outputWidth
         val pixels = ByteArray(h * w * spec.channelsIn) { 128.toByte() }
-        return preprocessor!!.apply(ImageU8(h, w, spec.channelsIn, pixels))
+        return checkNotNull(preprocessor).apply(ImageU8(h, w, spec.channelsIn, pixels))
     }
 
-    fun currentOptions(): Options = options
-
     suspend fun close() {
-        withContext(inferenceThread) {
-            runner?.close()
-            runner = null
-            cascade = null
-        }
+        withContext(inferenceThread) { runtime?.close() }
         executor.shutdown()
     }
 

@@ -1,8 +1,10 @@
 package msdnet.demo
 
 import android.content.res.AssetManager
+import android.util.Log
 import com.google.ai.edge.litert.Accelerator
 import com.google.ai.edge.litert.CompiledModel
+import com.google.ai.edge.litert.Environment
 import com.google.ai.edge.litert.TensorBuffer
 import msdnet.cascade.Manifest
 import msdnet.cascade.StageRunner
@@ -12,8 +14,10 @@ import msdnet.cascade.Tensor
  * cascade.tflite on LiteRT's CompiledModel API: one compiled model, one signature per
  * stage (stage_0 ... stage_{K-1}), buffers created once per signature and addressed by
  * tensor name, never by position (the manifest gives the names). CPU runs with XNNPACK and
- * [threads] threads; GPU needs the litert-gpu artifact and a device OpenCL driver, and
- * fails loudly here rather than silently falling back to the CPU.
+ * [threads] threads; GPU needs the litert-gpu artifact (see [gpuAvailable]) and a device
+ * driver that runs the model, and fails loudly here rather than silently running on the
+ * CPU (cascade-core's CascadeRuntime then falls back to the last options that worked and
+ * the app shows the error).
  *
  * Not thread-safe: [CascadeClassifier] calls it from one thread.
  */
@@ -48,14 +52,24 @@ class LiteRtStageRunner(
         outputs = buffers.second
     }
 
-    private fun createBuffers() = Pair(
-        manifest.stages.map { stage ->
-            stage.inputs.associate { it.name to model.createInputBuffer(it.name, stage.signature) }
-        },
-        manifest.stages.map { stage ->
-            stage.outputs.associate { it.name to model.createOutputBuffer(it.name, stage.signature) }
-        },
-    )
+    /** Every stage's input and output buffers; on failure, those already made are closed. */
+    private fun createBuffers(): Pair<List<Map<String, TensorBuffer>>, List<Map<String, TensorBuffer>>> {
+        val made = mutableListOf<TensorBuffer>()
+        fun keep(buffer: TensorBuffer) = buffer.also { made += it }
+        try {
+            return Pair(
+                manifest.stages.map { stage ->
+                    stage.inputs.associate { it.name to keep(model.createInputBuffer(it.name, stage.signature)) }
+                },
+                manifest.stages.map { stage ->
+                    stage.outputs.associate { it.name to keep(model.createOutputBuffer(it.name, stage.signature)) }
+                },
+            )
+        } catch (e: Exception) {
+            made.forEach { it.close() }
+            throw e
+        }
+    }
 
     override fun run(stage: Int, inputs: Map<String, Tensor>): Map<String, Tensor> {
         val spec = manifest.stages[stage]
@@ -81,6 +95,23 @@ class LiteRtStageRunner(
     override fun close() {
         (inputs + outputs).forEach { buffers -> buffers.values.forEach { it.close() } }
         model.close()
+    }
+
+    companion object {
+        /**
+         * Whether LiteRT has a GPU accelerator in this app: the accelerators a LiteRT
+         * environment registered. From LiteRT 2.3.0 the GPU accelerator ships in the separate
+         * litert-gpu artifact; an app built without it (`-PlitertGpu=false`) has none, and
+         * the settings then offer the CPU only. Whether this phone's driver can run the model
+         * shows only when a runner is built.
+         */
+        fun gpuAvailable(): Boolean =
+            try {
+                Environment.create().use { Accelerator.GPU in it.getAvailableAccelerators() }
+            } catch (e: Exception) { // LiteRtException, or any other failure: no GPU is offered
+                Log.w("MsdnetDemo", "LiteRT lists no accelerators; offering the CPU only", e)
+                false
+            }
     }
 }
 

@@ -1,5 +1,6 @@
 package msdnet.demo
 
+import android.content.pm.PackageManager
 import android.os.Bundle
 import android.widget.Toast
 import androidx.activity.ComponentActivity
@@ -10,14 +11,15 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.padding
 import androidx.compose.material3.BottomSheetScaffold
 import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.PrimaryTabRow
 import androidx.compose.material3.Tab
-import androidx.compose.material3.TabRow
 import androidx.compose.material3.Text
 import androidx.compose.material3.TopAppBar
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
@@ -39,7 +41,9 @@ class MainActivity : ComponentActivity() {
         super.onCreate(savedInstanceState)
         setContent {
             val uiState by viewModel.uiState.collectAsStateWithLifecycle()
-            var tab by rememberSaveable { mutableStateOf(Screen.Camera) }
+            // The manifest lets camera-less devices install the app: they start on the gallery.
+            val hasCamera = remember { packageManager.hasSystemFeature(PackageManager.FEATURE_CAMERA_ANY) }
+            var tab by rememberSaveable { mutableStateOf(if (hasCamera) Screen.Camera else Screen.Gallery) }
 
             LaunchedEffect(uiState.errorMessage) {
                 uiState.errorMessage?.let {
@@ -86,7 +90,7 @@ class MainActivity : ComponentActivity() {
 
     @Composable
     private fun Tabs(selected: Screen, onSelect: (Screen) -> Unit) {
-        TabRow(selectedTabIndex = selected.ordinal) {
+        PrimaryTabRow(selectedTabIndex = selected.ordinal) {
             Screen.entries.forEach { screen ->
                 Tab(
                     selected = screen == selected,

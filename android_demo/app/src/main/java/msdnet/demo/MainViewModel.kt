@@ -20,12 +20,18 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
+import msdnet.cascade.ErrorText
 import msdnet.cascade.JsonWriter
 import msdnet.cascade.LatencyReport
+import msdnet.cascade.ReportOnce
 
 /**
  * Holds the [UiState] (a StateFlow of an immutable data class) and turns user actions and
  * camera frames into calls of [CascadeClassifier], whose work runs on its own thread.
+ *
+ * A problem that recurs on every camera frame (no runtime, a budget that cannot apply) is
+ * shown once ([ReportOnce]) until the settings change or the user acts; a budget that
+ * cannot apply also stays on screen in the result's note.
  */
 class MainViewModel(
     private val classifier: CascadeClassifier,
@@ -34,17 +40,40 @@ class MainViewModel(
     private val state = MutableStateFlow(UiState())
     val uiState: StateFlow<UiState> = state.asStateFlow()
 
+    /** Errors already shown since the last change of settings or action of the user. */
+    private val reported = ReportOnce()
+
     init {
         reopen()
     }
 
     private fun reopen() {
+        reported.reset()
+        val requested = state.value.settings.classifierOptions()
         viewModelScope.launch {
             try {
-                val files = classifier.open(state.value.settings.classifierOptions())
-                state.update { it.copy(model = ModelInfo.of(files), benchmark = it.benchmark.copy(rows = emptyList(), filePath = null)) }
+                val opened = classifier.open(requested)
+                val outcome = opened.outcome
+                // The options that failed are not kept in the settings: what is shown is what runs.
+                val fellBackTo = outcome.active?.takeIf { outcome.fellBack() }
+                state.update {
+                    it.copy(
+                        model = ModelInfo.of(opened.files),
+                        gpuAvailable = opened.gpuAvailable,
+                        settings = fellBackTo?.let { active ->
+                            it.settings.copy(accelerator = active.accelerator, threads = active.threads)
+                        } ?: it.settings,
+                        // Timings of another runner do not hold for this one.
+                        benchmark = if (outcome.rebuilt) {
+                            it.benchmark.copy(rows = emptyList(), filePath = null)
+                        } else {
+                            it.benchmark
+                        },
+                    )
+                }
+                outcome.message()?.let { showError(it, outcome.error) }
             } catch (e: Exception) {
-                showError(e)
+                showError(ErrorText.of(e), e)
             }
         }
     }
@@ -58,7 +87,7 @@ class MainViewModel(
             frame.toBitmap()
         } catch (e: Exception) {
             frame.close()
-            showError(e)
+            reportOnce(ErrorText.of(e), e)
             return
         }
         val rotation = frame.imageInfo.rotationDegrees
@@ -71,8 +100,9 @@ class MainViewModel(
         }
     }
 
-    /** A gallery picture. */
+    /** A gallery picture: an action of the user, so its problems are shown even if seen before. */
     fun classify(bitmap: Bitmap) {
+        reported.reset()
         viewModelScope.launch { classifyNow(bitmap, 0) }
     }
 
@@ -80,8 +110,9 @@ class MainViewModel(
         try {
             val result = classifier.classify(bitmap, rotationDegrees, state.value.settings.policy())
             state.update { it.copy(result = result) }
+            result.policyFallback?.let { reportOnce(it, null) }
         } catch (e: Exception) {
-            showError(e)
+            reportOnce(ErrorText.of(e), e)
         }
     }
 
@@ -111,44 +142,47 @@ class MainViewModel(
             repetitions = repetitions.coerceIn(1, 10000)))
     }
 
-    private fun updateSettings(change: (Settings) -> Settings) =
+    private fun updateSettings(change: (Settings) -> Settings) {
+        reported.reset()
         state.update { it.copy(settings = change(it.settings)) }
+    }
 
     /** Times every exit on this phone and writes latency.json (same format as the desktop). */
     fun runBenchmark() {
-        val settings = state.value.settings
         val runs = state.value.benchmark
         if (runs.running) return
+        reported.reset()
         state.update { it.copy(benchmark = it.benchmark.copy(running = true, done = 0, total = 0)) }
         viewModelScope.launch {
             try {
-                val result = classifier.benchmark(runs.warmup, runs.repetitions) { done, total ->
+                val run = classifier.benchmark(runs.warmup, runs.repetitions) { done, total ->
                     state.update { it.copy(benchmark = it.benchmark.copy(done = done, total = total)) }
                 }
-                val files = classifier.open(settings.classifierOptions())
-                val json = JsonWriter.write(LatencyReport.toJson(result, files.manifest, deviceName(),
-                    settings.threads, settings.accelerator.name.lowercase()))
-                val file = withContext(Dispatchers.IO) { writeLatency(json, settings) }
+                // Labelled with the options the runner was built for, which are what ran.
+                val accelerator = run.options.accelerator.name.lowercase()
+                val json = JsonWriter.write(LatencyReport.toJson(run.result, run.manifest, deviceName(),
+                    run.options.threads, accelerator))
+                val file = withContext(Dispatchers.IO) { writeLatency(json, run.options) }
                 Log.i(TAG, "latency.json written to $file:\n$json")
                 state.update {
                     it.copy(benchmark = it.benchmark.copy(
                         running = false,
                         filePath = file.absolutePath,
-                        rows = result.exits.map { e ->
+                        rows = run.result.exits.map { e ->
                             ExitLatency(e.exit, e.stage.medianMs, e.stage.p95Ms, e.path.medianMs, e.path.p95Ms)
                         },
                     ))
                 }
             } catch (e: Exception) {
                 state.update { it.copy(benchmark = it.benchmark.copy(running = false)) }
-                showError(e)
+                showError(ErrorText.of(e), e)
             }
         }
     }
 
-    private fun writeLatency(json: String, settings: Settings): File {
+    private fun writeLatency(json: String, options: RuntimeOptions): File {
         val dir = File(appContext.cacheDir, "latency").apply { mkdirs() }
-        val name = "latency_${settings.threads}t_${settings.accelerator.name.lowercase()}.json"
+        val name = "latency_${options.threads}t_${options.accelerator.name.lowercase()}.json"
         return File(dir, name).apply { writeText(json) }
     }
 
@@ -167,9 +201,16 @@ class MainViewModel(
 
     fun errorShown() = state.update { it.copy(errorMessage = null) }
 
-    private fun showError(e: Exception) {
-        Log.e(TAG, "cascade error", e)
-        state.update { it.copy(errorMessage = e.message ?: e.toString()) }
+    private fun showError(message: String, cause: Throwable?) {
+        Log.e(TAG, message, cause)
+        state.update { it.copy(errorMessage = message) }
+    }
+
+    /** Shows [message] unless it was shown since the last reset (it recurs on every frame). */
+    private fun reportOnce(message: String, cause: Throwable?) {
+        if (reported.firstTime(message)) {
+            showError(message, cause)
+        }
     }
 
     override fun onCleared() {

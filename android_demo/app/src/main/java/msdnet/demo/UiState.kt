@@ -1,6 +1,7 @@
 package msdnet.demo
 
 import androidx.compose.runtime.Immutable
+import msdnet.cascade.BudgetPolicy
 
 /** Everything the screens show; replaced as a whole on every change (a StateFlow value). */
 @Immutable
@@ -9,6 +10,8 @@ data class UiState(
     val settings: Settings = Settings(),
     val result: Classification? = null,
     val benchmark: BenchmarkState = BenchmarkState(),
+    /** Whether LiteRT has a GPU accelerator in this build (see LiteRtStageRunner.gpuAvailable). */
+    val gpuAvailable: Boolean = false,
     val errorMessage: String? = null,
 )
 
@@ -48,11 +51,12 @@ data class Settings(
     val deadlineMs: Double = 5.0,
     val invert: Boolean = false,
 ) {
+    /** The budget choice as cascade-core's [BudgetPolicy], which also knows its fallback. */
     fun policy(): BudgetPolicy = when (policyMode) {
-        PolicyMode.THRESHOLDS -> BudgetPolicy.ShippedThresholds
-        PolicyMode.EXIT_SHARE -> BudgetPolicy.ExitShare(q)
-        PolicyMode.DEADLINE -> BudgetPolicy.Deadline(deadlineMs)
-        PolicyMode.LAST_EXIT -> BudgetPolicy.LastExit
+        PolicyMode.THRESHOLDS -> BudgetPolicy.thresholds()
+        PolicyMode.EXIT_SHARE -> BudgetPolicy.exitShare(q)
+        PolicyMode.DEADLINE -> BudgetPolicy.deadline(deadlineMs)
+        PolicyMode.LAST_EXIT -> BudgetPolicy.lastExit()
     }
 
     fun classifierOptions() = CascadeClassifier.Options(accelerator, threads, invert)

@@ -50,9 +50,12 @@ public final class BudgetTable {
             throw o.fail("criterion", "must be \"" + Thresholds.CRITERION + "\". Received: \""
                     + criterion + "\"");
         }
-        double[] exitFlops = o.numbers("exit_flops");
+        // Files written before the key was named exit_cumulative_flops call it exit_flops.
+        String flopsKey = o.has("exit_cumulative_flops") || !o.has("exit_flops")
+                ? "exit_cumulative_flops" : "exit_flops";
+        double[] exitFlops = o.numbers(flopsKey);
         if (exitFlops.length != numExits) {
-            throw o.fail("exit_flops", "has " + exitFlops.length + " exits, the model "
+            throw o.fail(flopsKey, "has " + exitFlops.length + " exits, the model "
                     + numExits);
         }
         List<Point> points = new ArrayList<>();

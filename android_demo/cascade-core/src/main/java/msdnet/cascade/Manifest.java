@@ -62,6 +62,8 @@ public final class Manifest {
         }
     }
 
+    /** The model family ("msdnet", ...), which names the maps the stages carry. */
+    public final String family;
     public final String model;
     public final String mode;
     public final int numExits;
@@ -75,9 +77,10 @@ public final class Manifest {
     /** The thresholds shipped with the model, or null. */
     public final Thresholds thresholds;
 
-    private Manifest(String model, String mode, int numExits, int numClasses, List<String> labels,
+    private Manifest(String family, String model, String mode, int numExits, int numClasses, List<String> labels,
                      TensorSpec input, PreprocessingSpec preprocessing, List<Exit> exits,
                      String cascadeFile, List<Stage> stages, Thresholds thresholds) {
+        this.family = family;
         this.model = model;
         this.mode = mode;
         this.numExits = numExits;
@@ -99,6 +102,8 @@ public final class Manifest {
             throw o.fail("format", "is \"" + format + "\"; this app reads \"" + FORMAT
                     + "\" (convert the model again with this version of tflite/convert.py)");
         }
+        // Manifests written before the family key existed are MSDNet's.
+        String family = o.has("family") ? o.string("family") : "msdnet";
         String model = o.optionalString("model");
         String mode = o.string("mode");
         if (!MODES.contains(mode)) {
@@ -135,7 +140,7 @@ public final class Manifest {
                         + "\", not \"" + model + "\"");
             }
         }
-        return new Manifest(model, mode, numExits, numClasses, labels, input, preprocessing,
+        return new Manifest(family, model, mode, numExits, numClasses, labels, input, preprocessing,
                 exits, cascadeFile, stages, thresholds);
     }
 

@@ -4,8 +4,9 @@ import java.util.Map;
 
 /**
  * A validated thresholds.json (or the "thresholds" field of manifest.json):
- * {@code {"exits": K, "thresholds": [T_0, ..., "-inf"], "criterion": "max_softmax",
- * "budget": {...} | null, "model": "..." | null}}.
+ * {@code {"num_exits": K, "thresholds": [T_0, ..., "-inf"], "criterion": "max_softmax",
+ * "budget": {...} | null, "model": "..." | null}}. Files written before the count was named
+ * {@code num_exits} call it {@code exits}; both are read.
  *
  * <p>Checked like msdnet_tf/evaluation/thresholds_io.py: every threshold is a probability
  * in [0, 1] or "inf" (nobody leaves there); the last is "-inf" and only the last may be.
@@ -31,9 +32,10 @@ public final class Thresholds {
     }
 
     static Thresholds parse(JsonObject o) {
-        long exits = o.integer("exits");
+        String countKey = o.has("num_exits") || !o.has("exits") ? "num_exits" : "exits";
+        long exits = o.integer(countKey);
         if (exits < 1) {
-            throw o.fail("exits", "must be a positive integer. Received: " + exits);
+            throw o.fail(countKey, "must be a positive integer. Received: " + exits);
         }
         double[] values = parseValues(o, "thresholds", (int) Math.min(exits, Integer.MAX_VALUE));
         String criterion = o.string("criterion");

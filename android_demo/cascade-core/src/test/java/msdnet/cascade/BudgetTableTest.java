@@ -8,7 +8,7 @@ import org.junit.Test;
 
 public class BudgetTableTest {
     // The shape of budgeted.json as msdnet_tf/evaluation/report.py writes it.
-    private static final String BUDGETED = "{\n"
+    static final String BUDGETED = "{\n"
             + " \"criterion\": \"max_softmax\", \"num_val\": 5000, \"num_test\": 10000,\n"
             + " \"exit_flops\": [1000.0, 2500.0, 4000.0], \"model\": \"0a4a3adc6e479ff7\",\n"
             + " \"points\": [\n"

@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * A {@link StageRunner} that returns given logits (raw, in the dtype the manifest says)
  * and zero feature maps of the right sizes, advances a fake clock by each stage's cost,
- * and records what it was given.
+ * and records what it was given. Once closed it refuses to run, like a runtime whose native
+ * handle is gone.
  */
 final class FakeRunner implements StageRunner {
     /** A clock that only moves when told to. */
@@ -31,6 +32,7 @@ final class FakeRunner implements StageRunner {
     final FakeClock clock = new FakeClock();
     final List<Integer> stagesRun = new ArrayList<>();
     final List<Map<String, Tensor>> inputsSeen = new ArrayList<>();
+    boolean closed;
 
     FakeRunner(Manifest manifest, Object[] logits, double[] costMs) {
         this.manifest = manifest;
@@ -40,6 +42,9 @@ final class FakeRunner implements StageRunner {
 
     @Override
     public Map<String, Tensor> run(int stage, Map<String, Tensor> inputs) {
+        if (closed) {
+            throw new IllegalStateException("The handle has been destroyed.");
+        }
         stagesRun.add(stage);
         inputsSeen.add(inputs);
         Manifest.Stage s = manifest.stages.get(stage);
@@ -61,5 +66,10 @@ final class FakeRunner implements StageRunner {
         }
         clock.advanceMs(costMs[stage]);
         return out;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
     }
 }

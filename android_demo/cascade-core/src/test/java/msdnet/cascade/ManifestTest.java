@@ -15,6 +15,7 @@ public class ManifestTest {
     public void readsEveryField() {
         Manifest m = TestFiles.smallManifest();
         assertEquals("0a4a3adc6e479ff7", m.model);
+        assertEquals("msdnet", m.family);  // manifest_small.json predates the family key
         assertEquals("int8", m.mode);
         assertEquals(3, m.numExits);
         assertEquals(4, m.numClasses);
@@ -43,6 +44,20 @@ public class ManifestTest {
             assertEquals(mode, m.mode);
             assertEquals(m.numExits, m.stages.size());
             assertEquals(m.numClasses, m.labels.size());
+        }
+    }
+
+    @Test
+    public void readsTheFamily() {
+        Map<String, Object> tree = TestFiles.smallManifestTree();
+        tree.put("family", "ranet");
+        assertEquals("ranet", Manifest.parse(JsonWriter.write(tree), "manifest.json").family);
+        tree.put("family", 3L);
+        try {
+            Manifest.parse(JsonWriter.write(tree), "manifest.json");
+            fail("accepted a numeric family");
+        } catch (FormatException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("family"));
         }
     }
 

@@ -10,7 +10,7 @@ import org.junit.Test;
 
 public class ThresholdsTest {
     private static String file(String thresholds, String extra) {
-        return "{\"exits\": 4, \"thresholds\": " + thresholds + ", \"criterion\": \"max_softmax\""
+        return "{\"num_exits\": 4, \"thresholds\": " + thresholds + ", \"criterion\": \"max_softmax\""
                 + extra + "}";
     }
 
@@ -65,7 +65,16 @@ public class ThresholdsTest {
         assertRejected("{\"exits\": 1, \"thresholds\": [\"-inf\"], \"criterion\": \"entropy\"}",
                 "criterion must be \"max_softmax\"");
         assertRejected("{\"thresholds\": [\"-inf\"], \"criterion\": \"max_softmax\"}",
-                "lacks the field \"exits\"");
+                "lacks the field \"num_exits\"");
+    }
+
+    @Test
+    public void readsFilesThatCallTheCountExits() {
+        Thresholds t = Thresholds.parse("{\"exits\": 2, \"thresholds\": [0.5, \"-inf\"], "
+                + "\"criterion\": \"max_softmax\"}", "old.json");
+        assertEquals(2, t.numExits());
+        assertRejected("{\"exits\": 3, \"thresholds\": [0.5, \"-inf\"], "
+                + "\"criterion\": \"max_softmax\"}", "must hold 3 values");
     }
 
     @Test

@@ -2,6 +2,7 @@ package msdnet.demo.view
 
 import android.Manifest
 import android.content.pm.PackageManager
+import android.util.Log
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.camera.core.CameraSelector
@@ -29,15 +30,29 @@ import androidx.compose.ui.viewinterop.AndroidView
 import androidx.core.content.ContextCompat
 import androidx.lifecycle.compose.LocalLifecycleOwner
 import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicBoolean
+import msdnet.cascade.ErrorText
 import msdnet.demo.R
 
 /**
  * Live preview plus an analysis stream of RGBA frames. KEEP_ONLY_LATEST: while a frame is
  * being classified the camera keeps only the newest one, so results never lag behind.
+ *
+ * The manifest does not require a camera, so this screen expects none: without one it says
+ * so (and asks for no permission); it uses the back camera, else the front one; a camera
+ * that cannot be started (CameraX fails to initialise, the camera is in use or refuses the
+ * use cases) is reported on the screen instead of crashing the app.
  */
 @Composable
 fun CameraScreen(onFrame: (ImageProxy) -> Unit, modifier: Modifier = Modifier) {
     val context = LocalContext.current
+    val hasCamera = remember {
+        context.packageManager.hasSystemFeature(PackageManager.FEATURE_CAMERA_ANY)
+    }
+    if (!hasCamera) {
+        Text(stringResource(R.string.camera_none), modifier.padding(16.dp))
+        return
+    }
     var granted by remember {
         mutableStateOf(
             ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) ==
@@ -54,20 +69,32 @@ fun CameraScreen(onFrame: (ImageProxy) -> Unit, modifier: Modifier = Modifier) {
         Text(stringResource(R.string.camera_denied), modifier.padding(16.dp))
         return
     }
+    var problem by remember { mutableStateOf<String?>(null) }
+    val failed = problem
+    if (failed != null) {
+        Text(stringResource(R.string.camera_failed, failed), modifier.padding(16.dp))
+        return
+    }
     Box(modifier.fillMaxSize()) {
-        CameraPreview(onFrame)
+        CameraPreview(onFrame, onProblem = { problem = it })
     }
 }
 
 @Composable
-private fun CameraPreview(onFrame: (ImageProxy) -> Unit) {
+private fun CameraPreview(onFrame: (ImageProxy) -> Unit, onProblem: (String) -> Unit) {
     val context = LocalContext.current
     val lifecycleOwner = LocalLifecycleOwner.current
     val providerFuture = remember { ProcessCameraProvider.getInstance(context) }
     val analysisExecutor = remember { Executors.newSingleThreadExecutor() }
+    // The provider's listener may run after this composable has left: then it must not bind.
+    val active = remember { AtomicBoolean(true) }
+    val noCamera = stringResource(R.string.camera_no_back_or_front)
     DisposableEffect(lifecycleOwner) {
         onDispose {
-            if (providerFuture.isDone) providerFuture.get().unbindAll()
+            active.set(false)
+            if (providerFuture.isDone) {
+                runCatching { providerFuture.get().unbindAll() }
+            }
             analysisExecutor.shutdown()
         }
     }
@@ -76,17 +103,29 @@ private fun CameraPreview(onFrame: (ImageProxy) -> Unit) {
         factory = { ctx ->
             val previewView = PreviewView(ctx).apply { scaleType = PreviewView.ScaleType.FILL_CENTER }
             providerFuture.addListener({
-                val provider = providerFuture.get()
-                val preview = Preview.Builder().build().also {
-                    it.setSurfaceProvider(previewView.surfaceProvider)
+                if (!active.get()) return@addListener
+                try {
+                    val provider = providerFuture.get() // throws if CameraX could not initialise
+                    val selector = listOf(CameraSelector.DEFAULT_BACK_CAMERA, CameraSelector.DEFAULT_FRONT_CAMERA)
+                        .firstOrNull { runCatching { provider.hasCamera(it) }.getOrDefault(false) }
+                    if (selector == null) {
+                        onProblem(noCamera)
+                        return@addListener
+                    }
+                    val preview = Preview.Builder().build().also {
+                        it.setSurfaceProvider(previewView.surfaceProvider)
+                    }
+                    val analysis = ImageAnalysis.Builder()
+                        .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
+                        .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
+                        .build()
+                    analysis.setAnalyzer(analysisExecutor) { frame -> onFrame(frame) }
+                    provider.unbindAll()
+                    provider.bindToLifecycle(lifecycleOwner, selector, preview, analysis)
+                } catch (e: Exception) {
+                    Log.e("MsdnetDemo", "camera", e)
+                    onProblem(ErrorText.of(e))
                 }
-                val analysis = ImageAnalysis.Builder()
-                    .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                    .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
-                    .build()
-                analysis.setAnalyzer(analysisExecutor) { frame -> onFrame(frame) }
-                provider.unbindAll()
-                provider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_BACK_CAMERA, preview, analysis)
             }, ContextCompat.getMainExecutor(ctx))
             previewView
         },

@@ -17,6 +17,7 @@ import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
@@ -85,9 +86,15 @@ fun ResultAndSettingsSheet(
         Row(verticalAlignment = Alignment.CenterVertically) {
             Text(stringResource(R.string.accelerator), Modifier.weight(1f))
             AcceleratorChoice.entries.forEach { choice ->
-                RadioButton(selected = settings.accelerator == choice, onClick = { onAccelerator(choice) })
-                Text(choice.name)
+                // The GPU only if LiteRT has a GPU accelerator in this build (litert-gpu).
+                val enabled = choice != AcceleratorChoice.GPU || uiState.gpuAvailable
+                RadioButton(selected = settings.accelerator == choice, onClick = { onAccelerator(choice) },
+                    enabled = enabled)
+                Text(choice.name, color = enabledColor(enabled))
             }
+        }
+        if (model != null && !uiState.gpuAvailable) {
+            Text(stringResource(R.string.gpu_absent), style = MaterialTheme.typography.bodySmall)
         }
         Row(verticalAlignment = Alignment.CenterVertically) {
             Text(stringResource(R.string.invert), Modifier.weight(1f))
@@ -115,7 +122,9 @@ private fun ResultPanel(result: Classification?) {
     result.latencySavedMs?.let {
         Text(stringResource(R.string.saved_latency_value, it, result.numExits - 1))
     }
-    Text(result.policyNote, style = MaterialTheme.typography.bodySmall)
+    // A budget that could not apply says so here, in the error colour, for as long as it lasts.
+    Text(result.policyNote, style = MaterialTheme.typography.bodySmall,
+        color = if (result.policyFallback != null) MaterialTheme.colorScheme.error else Color.Unspecified)
 }
 
 @Composable
@@ -125,7 +134,10 @@ private fun PolicyOption(label: String, selected: Boolean, enabled: Boolean, onC
         verticalAlignment = Alignment.CenterVertically,
     ) {
         RadioButton(selected = selected, onClick = onClick, enabled = enabled)
-        Text(label, color = if (enabled) MaterialTheme.colorScheme.onSurface
-            else MaterialTheme.colorScheme.onSurface.copy(alpha = 0.38f))
+        Text(label, color = enabledColor(enabled))
     }
 }
+
+@Composable
+private fun enabledColor(enabled: Boolean) =
+    if (enabled) MaterialTheme.colorScheme.onSurface else MaterialTheme.colorScheme.onSurface.copy(alpha = 0.38f)

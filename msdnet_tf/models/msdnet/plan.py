@@ -1,4 +1,4 @@
-"""The MSDNet layer plan, in pure Python.
+"""The MSDNet layer plan and hyperparameter checks, in pure Python.
 
 `plan(**model_kwargs)` computes, from the paper's hyperparameters, which
 layers exist: how many dense layers each block has, which scales every layer
@@ -14,8 +14,7 @@ import dataclasses
 import math
 
 
-class ArchitectureError(ValueError):
-    """The model hyperparameters do not describe a buildable MSDNet."""
+from msdnet_tf.models.family import ArchitectureError
 
 
 @dataclasses.dataclass(frozen=True)

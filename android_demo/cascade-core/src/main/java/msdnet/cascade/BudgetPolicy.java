@@ -1,0 +1,148 @@
+package msdnet.cascade;
+
+import java.util.Locale;
+
+/**
+ * How the cascade decides where an image leaves, as the app's budget control offers it, and
+ * what each choice needs: the shipped thresholds (thresholds.json or the manifest's),
+ * budgeted.json for an exit share q, this phone's measured stage latencies for a deadline.
+ *
+ * <p>A choice whose input is missing does not fail image after image: {@link #resolve} falls
+ * back to the last exit (every stage runs, always possible) and says why in
+ * {@link Resolved#fallback}, for the app to show once and keep on screen. The shipped
+ * thresholds are the default choice, so a model bundled without thresholds.json lands here
+ * on the first frame.
+ */
+public final class BudgetPolicy {
+    /** The choices of the budget control. */
+    public enum Mode {
+        /** The thresholds shipped with the model. */
+        THRESHOLDS,
+        /** The paper's exit share q: the hold-out thresholds of the nearest q of budgeted.json. */
+        EXIT_SHARE,
+        /** Anytime: go on only while the next stage fits the deadline (measured costs). */
+        DEADLINE,
+        /** Every stage runs: the baseline the savings are measured against. */
+        LAST_EXIT,
+    }
+
+    /** What the cascade runs with for one image, and what the screen says about it. */
+    public static final class Resolved {
+        /** Null: no exit by confidence (every stage runs, or the deadline decides). */
+        public final Thresholds thresholds;
+        /** Null: no deadline. */
+        public final DeadlinePolicy deadline;
+        /** One line describing the policy in force. */
+        public final String note;
+        /** Why the chosen policy cannot apply and every stage runs instead; null if it applies. */
+        public final String fallback;
+
+        Resolved(Thresholds thresholds, DeadlinePolicy deadline, String note, String fallback) {
+            this.thresholds = thresholds;
+            this.deadline = deadline;
+            this.note = note;
+            this.fallback = fallback;
+        }
+    }
+
+    static final String INSTEAD = ": every stage runs (last exit) instead";
+
+    public final Mode mode;
+    /** The exit share asked for (EXIT_SHARE only). */
+    public final double q;
+    /** The deadline in milliseconds (DEADLINE only). */
+    public final double deadlineMs;
+
+    private BudgetPolicy(Mode mode, double q, double deadlineMs) {
+        this.mode = mode;
+        this.q = q;
+        this.deadlineMs = deadlineMs;
+    }
+
+    public static BudgetPolicy thresholds() {
+        return new BudgetPolicy(Mode.THRESHOLDS, Double.NaN, Double.NaN);
+    }
+
+    public static BudgetPolicy exitShare(double q) {
+        if (!(q >= 0)) {
+            throw new IllegalArgumentException("q must be >= 0. Received: " + q);
+        }
+        return new BudgetPolicy(Mode.EXIT_SHARE, q, Double.NaN);
+    }
+
+    public static BudgetPolicy deadline(double ms) {
+        if (!(ms > 0) || Double.isInfinite(ms)) {
+            throw new IllegalArgumentException("the deadline must be a positive number of ms. "
+                    + "Received: " + ms);
+        }
+        return new BudgetPolicy(Mode.DEADLINE, Double.NaN, ms);
+    }
+
+    public static BudgetPolicy lastExit() {
+        return new BudgetPolicy(Mode.LAST_EXIT, Double.NaN, Double.NaN);
+    }
+
+    /**
+     * The thresholds and deadline for this choice, given what the app has.
+     *
+     * @param shipped the thresholds bundled with the model, or null
+     * @param shippedSource where they came from ("thresholds.json", "manifest.json"), for the note
+     * @param budgets budgeted.json, or null
+     * @param measured this phone's latencies for the runtime options in use, or null
+     */
+    public Resolved resolve(Thresholds shipped, String shippedSource, BudgetTable budgets,
+                            LatencyBenchmark.Result measured) {
+        switch (mode) {
+            case THRESHOLDS:
+                if (shipped == null) {
+                    return fallback("no thresholds were bundled (thresholds.json, or the "
+                            + "manifest's)");
+                }
+                return new Resolved(shipped, null, "thresholds from " + shippedSource, null);
+            case EXIT_SHARE: {
+                if (budgets == null) {
+                    return fallback("no budgeted.json was bundled (rebuild with "
+                            + "-PbudgetedJson=RUN/budgeted.json)");
+                }
+                BudgetTable.Point p = budgets.nearest(q);
+                return new Resolved(p.thresholds, null, String.format(Locale.ROOT,
+                        "q = %.2f: hold-out thresholds; on the test set %.1f%% top-1, "
+                                + "%.2f MFLOPs per image",
+                        p.q, p.testAccuracy, p.expectedFlops / 1e6), null);
+            }
+            case DEADLINE: {
+                if (measured == null) {
+                    return fallback("a deadline needs this phone's stage latencies with these "
+                            + "settings (run the benchmark)");
+                }
+                DeadlinePolicy deadline = new DeadlinePolicy(deadlineMs, measured.stageMedians());
+                String note = String.format(Locale.ROOT,
+                        "deadline %.1f ms (deepest exit that always fits: exit_%d)", deadlineMs,
+                        DeadlinePolicy.deepestExitWithin(deadlineMs, measured.pathMedians()));
+                return new Resolved(shipped, deadline,
+                        shipped != null ? note + ", with thresholds" : note, null);
+            }
+            case LAST_EXIT:
+                return new Resolved(null, null, "every stage runs", null);
+            default:
+                throw new AssertionError(mode);
+        }
+    }
+
+    private static Resolved fallback(String why) {
+        String text = why + INSTEAD;
+        return new Resolved(null, null, text, text);
+    }
+
+    @Override
+    public String toString() {
+        switch (mode) {
+            case EXIT_SHARE:
+                return "exit share q = " + q;
+            case DEADLINE:
+                return "deadline " + deadlineMs + " ms";
+            default:
+                return mode.name().toLowerCase(Locale.ROOT);
+        }
+    }
+}

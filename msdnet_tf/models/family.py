@@ -1,0 +1,72 @@
+"""Model families behind one interface: the registry.
+
+A family is a package `msdnet_tf/models/<name>/` holding
+    config.py     `ModelConfig`, the dataclass of its `model` config keys
+                  (`family` first), `CHOICES` of its string keys,
+                  `validate(**kwargs)` raising
+                  ArchitectureError, `num_exits(**kwargs)`; pure Python
+    plan.py       its layer plan, in pure Python
+    model.py      `MODEL`, its Keras class (a `base.MultiExitModel`)
+    weights.py    its map onto the authors' state_dict names
+    published.py  `PUBLISHED`: the paper's curves, {dataset: {kind: curve}}
+Everything downstream (config, counting, training, evaluation, export, QAT,
+runtime) goes through `get(name)` and the model interface, never through a
+family's name.
+"""
+
+import dataclasses
+import importlib
+
+FAMILIES = ("msdnet",)
+DEFAULT = "msdnet"
+
+
+class ArchitectureError(ValueError):
+    """The model hyperparameters do not describe a buildable network."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+
+    def _module(self, name):
+        return importlib.import_module(f"msdnet_tf.models.{self.name}.{name}")
+
+    @property
+    def config_class(self):
+        return self._module("config").ModelConfig
+
+    @property
+    def choices(self):
+        """{key: allowed values} of the family's string keys."""
+        return self._module("config").CHOICES
+
+    def validate(self, kwargs):
+        """Raises ArchitectureError naming the first invalid model key."""
+        self._module("config").validate(**kwargs)
+
+    def num_exits(self, kwargs):
+        return self._module("config").num_exits(**kwargs)
+
+    @property
+    def model_class(self):
+        return self._module("model").MODEL
+
+    def build(self, kwargs, **extra):
+        """The Keras model for validated `kwargs` (plus e.g. sync_bn)."""
+        return self.model_class(**kwargs, **extra)
+
+    @property
+    def published(self):
+        return self._module("published").PUBLISHED
+
+
+def get(name):
+    if name not in FAMILIES:
+        raise ArchitectureError(f"model.family must be one of {', '.join(FAMILIES)}. "
+                                f"Received: model.family={name!r}")
+    return Family(name)
+
+
+def all_families():
+    return [Family(name) for name in FAMILIES]
