@@ -103,20 +103,20 @@ VARIANTS = {
                   {"optimizer": "keras_sgd"}),
     "keras_momentum": ("train.momentum_style=keras (fused ResourceApplyKerasMomentum)",
                        {"optimizer": "keras_momentum"}),
-    "no_pad_folding": ("strided convs read their ZeroPadding2D's output (a Pad op, and a "
-                       "Slice in the gradient) instead of padding inside the convolution",
-                       {"pad_folding": False}),
+    "pad_folding": ("strided convs pad inside the convolution (blocks.Conv2D.fold_pad) "
+                    "instead of reading their ZeroPadding2D's output (a Pad op, and a Slice in "
+                    "the gradient)", {"pad_folding": True}),
     "wd_in_loss": ("fused torch-style update, weight decay as an L2 term of the loss instead "
                    "of inside the update", {"optimizer": "wd_in_loss"}),
 }
-DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,no_pad_folding,"
+DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,pad_folding,"
                     "fused_bn,bf16")
 
 
 def _settings(name):
     s = {"framework": "tf", "bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1,
          "input": "data", "intra": None, "inter": None, "env": {}, "optimizer": "trainer",
-         "tf_loaded": False, "pad_folding": True}
+         "tf_loaded": False, "pad_folding": False}
     s.update(VARIANTS[name][1])
     return s
 

@@ -84,11 +84,15 @@ class Conv2D(layers.Conv2D):
     without a copy). The Pad op is then left without consumers and pruned, and so is
     the Slice that would be its gradient. Same math (zero padding); inference and
     eager calls run Keras's own code, so exported graphs keep their Pad + Conv.
-    Measured in benchmarks/results/train_throughput.md (variant no_pad_folding).
+
+    Off by default (`fold_pad`): on the 2-core AMD EPYC of
+    benchmarks/results/train_throughput.md the trainer's step ran 1.09x faster with
+    the plain Pad + Conv than with the folded convolution (variant no_pad_folding,
+    2026-12-01), so folding is an option to measure on other CPUs.
     """
 
-    # Class attribute so that benchmarks can time the plain Pad + Conv path.
-    fold_pad = True
+    # Class attribute: True folds the pads in traced training steps (see above).
+    fold_pad = False
 
     def call(self, inputs, training=None):
         padded_from = self._pad_input(inputs) if training and self.fold_pad else None

@@ -1,4 +1,5 @@
-"""blocks.Conv2D: in a traced training step, strided convs pad inside the convolution."""
+"""blocks.Conv2D with fold_pad: in a traced training step, strided convs pad inside the
+convolution (an option, off by default)."""
 
 import keras
 import numpy as np
@@ -15,7 +16,7 @@ SMALL = dict(TINY, num_blocks=2, base=1)
 
 def _train(fold, images, labels):
     """Two trainer steps; returns (weights, traced graph)."""
-    blocks.Conv2D.fold_pad = fold
+    default, blocks.Conv2D.fold_pad = blocks.Conv2D.fold_pad, fold
     try:
         keras.utils.set_random_seed(0)
         model = MSDNet(**SMALL)
@@ -28,7 +29,7 @@ def _train(fold, images, labels):
             step(iterator)
         return [w.numpy() for w in model.weights], step.get_concrete_function(iterator).graph
     finally:
-        blocks.Conv2D.fold_pad = True
+        blocks.Conv2D.fold_pad = default
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,12 @@ def test_inference_and_eager_calls_keep_keras_code(tiny_model):
     assert all(np.isfinite(np.asarray(v)).all() for v in eager.values())
 
 
-def test_stem_conv_with_bias_folds_its_7x7_pad():
+def test_folding_is_off_by_default():
+    assert blocks.Conv2D.fold_pad is False
+
+
+def test_stem_conv_with_bias_folds_its_7x7_pad(monkeypatch):
+    monkeypatch.setattr(blocks.Conv2D, "fold_pad", True)
     model = MSDNet(**{**TINY, "stem": "imagenet", "image_size": 112, "num_classes": 20})
     conv = model.get_layer("stem_s0_conv")
     assert isinstance(conv, blocks.Conv2D) and conv.use_bias
@@ -85,4 +91,6 @@ def test_stem_conv_with_bias_folds_its_7x7_pad():
         return conv(padded, training=True), conv(padded, training=False)
 
     folded, plain = both(x)
+    graph = both.get_concrete_function(x).graph
+    assert [op for op in _ops(graph, "Conv2D") if op.get_attr("padding") == b"EXPLICIT"]
     np.testing.assert_allclose(folded.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
