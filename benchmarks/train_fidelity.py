@@ -412,6 +412,8 @@ def summarise(results, baseline="reference"):
                "description": by_seed[seeds[0]]["description"], "seeds": seeds,
                "test_top1": {str(s): by_seed[s]["test_top1"] for s in seeds},
                "val_top1_epoch1": {str(s): by_seed[s]["val_top1_per_epoch"][0] for s in seeds},
+               "train_loss_per_epoch": {str(s): by_seed[s]["train_loss_per_epoch"]
+                                        for s in seeds},
                "mean": [], "sd": [], "min": [], "max": [], "epoch1_val_mean": [],
                "train_indices_sha1": sorted({by_seed[s]["train_indices_sha1"] for s in seeds}),
                "images_per_epoch": sorted({by_seed[s]["images_per_epoch"] for s in seeds}),
@@ -424,6 +426,9 @@ def summarise(results, baseline="reference"):
             row["max"].append(hi)
             row["epoch1_val_mean"].append(statistics.mean(
                 by_seed[s]["val_top1_per_epoch"][0][k] for s in seeds))
+        losses = [by_seed[s]["train_loss_per_epoch"] for s in seeds]
+        row["train_loss_mean"] = [statistics.mean(l[e] for l in losses)
+                                  for e in range(min(len(l) for l in losses))]
         if base and arm != baseline:
             bseeds = sorted(base)
             row["diff_to_reference"] = []
@@ -437,6 +442,12 @@ def summarise(results, baseline="reference"):
                 row["diff_se"].append(se)
         summary[arm] = row
     return summary
+
+
+GOAL = 0.3  # points of test top-1, every exit, mean of >= 3 seeds
+SHARING = ("the runs shared the machine's cores with other jobs (other trainings and test "
+           "suites, load average often far above the core count), so minutes per run are "
+           "not comparable between runs; accuracies do not depend on it")
 
 
 def _fmt(v):
@@ -455,10 +466,38 @@ def markdown(summary, meta, pairs):
         f"- config: `{meta['config']}`; {meta['work']}",
         "- figures: test top-1 (%) of every exit with the weights after the last epoch; "
         "mean, sample standard deviation (sd) and range over seeds; `diff` = mean minus the "
-        "reference's mean, `se` its standard error (sqrt(sd1^2/n1 + sd2^2/n2))",
+        "reference's mean, `se` its standard error (sqrt(sd1^2/n1 + sd2^2/n2)); train loss = "
+        "mean over the epoch's batches of the summed exit cross-entropies (augmented "
+        "training batches, training-mode BN, no weight decay term)",
+        f"- goal: every exit within {GOAL} point of the reference on the mean of >= 3 seeds",
+        "- " + meta.get("sharing", SHARING),
         "",
     ]
     order = ["reference"] + [a for a in ARMS if a != "reference" and a in summary]
+    exits = len(summary[order[0] if order[0] in summary else next(iter(summary))]["mean"])
+    lines += ["## Summary", "",
+              "| arm | seeds | " + " | ".join(f"exit {k} mean (diff)" for k in range(exits))
+              + " | train loss epoch 1 / last | goal met |",
+              "|---|---" + "|---" * exits + "|---|---|"]
+    for arm in order:
+        if arm not in summary:
+            continue
+        r = summary[arm]
+        diffs = r.get("diff_to_reference")
+        cells = [_fmt(m) + (f" ({d:+.2f})" if diffs else "")
+                 for m, d in zip(r["mean"], diffs or r["mean"])]
+        if diffs is None:
+            goal = "-"
+        elif len(r["seeds"]) < 3 or len(summary.get("reference", {}).get("seeds", [])) < 3:
+            goal = "fewer than 3 seeds"
+        else:
+            goal = "yes" if all(abs(d) <= GOAL for d in diffs) else (
+                "no (" + ", ".join(f"exit {k}" for k, d in enumerate(diffs) if abs(d) > GOAL)
+                + ")")
+        loss = r["train_loss_mean"]
+        lines.append(f"| {arm} | {len(r['seeds'])} | " + " | ".join(cells)
+                     + f" | {loss[0]:.3f} / {loss[-1]:.3f} | {goal} |")
+    lines.append("")
     for arm in order:
         if arm not in summary:
             continue
@@ -467,20 +506,23 @@ def markdown(summary, meta, pairs):
         head = " | ".join(f"exit {k}" for k in range(exits))
         lines += [f"## {arm}", "", r["description"] + f" ({r['side']}; "
                   f"{r['minutes_per_run']:.1f} min per run)", "",
-                  f"| seed | {head} | val exit 0 after epoch 1 |",
-                  "|---" * (exits + 2) + "|"]
+                  f"| seed | {head} | val exit 0 after epoch 1 | train loss per epoch |",
+                  "|---" * (exits + 3) + "|"]
         for s in r["seeds"]:
             lines.append(f"| {s} | " + " | ".join(_fmt(v) for v in r["test_top1"][str(s)])
-                         + f" | {_fmt(r['val_top1_epoch1'][str(s)][0])} |")
+                         + f" | {_fmt(r['val_top1_epoch1'][str(s)][0])} | "
+                         + " / ".join(f"{v:.3f}" for v in r["train_loss_per_epoch"][str(s)])
+                         + " |")
         lines.append("| mean | " + " | ".join(_fmt(v) for v in r["mean"])
-                     + f" | {_fmt(r['epoch1_val_mean'][0])} |")
-        lines.append("| sd | " + " | ".join(_fmt(v) for v in r["sd"]) + " | |")
+                     + f" | {_fmt(r['epoch1_val_mean'][0])} | "
+                     + " / ".join(f"{v:.3f}" for v in r["train_loss_mean"]) + " |")
+        lines.append("| sd | " + " | ".join(_fmt(v) for v in r["sd"]) + " | | |")
         lines.append("| range | " + " | ".join(_fmt(hi - lo) for lo, hi in
-                                                zip(r["min"], r["max"])) + " | |")
+                                                zip(r["min"], r["max"])) + " | | |")
         if "diff_to_reference" in r:
             lines.append("| diff | " + " | ".join(f"{d:+.2f}" for d in r["diff_to_reference"])
-                         + " | |")
-            lines.append("| se | " + " | ".join(_fmt(v) for v in r["diff_se"]) + " | |")
+                         + " | | |")
+            lines.append("| se | " + " | ".join(_fmt(v) for v in r["diff_se"]) + " | | |")
         lines.append("")
     if pairs:
         lines += ["## Paired differences (same seed: same initial weights and batches)", "",
@@ -519,7 +561,9 @@ def report(args):
     import keras
     import tensorflow as tf
     torch_versions = sorted({r.get("torch") for r in everything if r.get("torch")})
-    commands = sorted({r.get("command") or "-" for r in everything})
+    commands = sorted({r.get("command") for r in everything if r.get("command")})
+    if any(not r.get("command") for r in everything):
+        commands.append("(some runs recorded no command)")
     meta = {
         "commands": commands,
         "report_command": ".venv/bin/python benchmarks/train_fidelity.py --report",
