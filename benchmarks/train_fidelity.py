@@ -574,16 +574,23 @@ def report(args):
         "config": everything[0]["config_file"].replace(str(ROOT) + "/", ""),
         "work": _work(everything),
     }
-    md = markdown(summary, meta, pairs)
+    md = _relative(markdown(summary, meta, pairs))
     print(md)
     if not args.no_record:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "train_fidelity.md").write_text(md)
-        (RESULTS / "train_fidelity.json").write_text(json.dumps(
+        (RESULTS / "train_fidelity.json").write_text(_relative(json.dumps(
             {"meta": meta, "arms": summary, "pairs": pairs,
              "runs": {a: {str(s): r for s, r in by.items()} for a, by in results.items()}},
-            indent=1, default=str) + "\n")
+            indent=1, default=str)) + "\n")
         print(f"wrote {RESULTS / 'train_fidelity.md'} and .json")
+
+
+def _relative(text):
+    """Paths of the checkout a run was started from -> relative to the repository root."""
+    import re
+
+    return re.sub(r"/[^\s\"'`;]*?/(configs|runs)/", r"\1/", text)
 
 
 def _work(runs):
