@@ -1,4 +1,9 @@
-"""Shared command-line plumbing: --config/--override, one-line errors."""
+"""Shared command-line plumbing: --config/--override, --verbose, one-line errors.
+
+The CLIs parse their arguments before importing TensorFlow (`--help` and argument
+errors answer at once) and then import it with `quiet_tensorflow()`, which keeps
+TensorFlow's start-up lines off the terminal unless `--verbose` was given.
+"""
 
 import argparse
 import functools
@@ -12,9 +17,15 @@ class UserError(Exception):
     """A problem with the user's input; printed as one line, exit code 2."""
 
 
-def quiet_tensorflow():
-    """Keeps TensorFlow's C++ start-up chatter out of the CLIs' output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def quiet_tensorflow(verbose=None):
+    """Imports TensorFlow without its start-up lines (all of them with --verbose).
+
+    Call it after parsing the arguments, before anything imports TensorFlow;
+    `verbose=None` follows the --verbose flag of the last `parser(...)` parse.
+    """
+    from msdnet_tf import _quiet
+
+    return _quiet.import_tensorflow(verbose)
 
 
 def add_config_args(parser):
@@ -30,8 +41,22 @@ def config_from_args(args):
     return config_lib.load_config(args.config, args.override)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose parse sets up TensorFlow's verbosity from --verbose."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extra = super().parse_known_args(args, namespace)
+        from msdnet_tf import _quiet
+
+        _quiet.configure(getattr(parsed, "verbose", False))
+        return parsed, extra
+
+
 def parser(prog, description):
-    return argparse.ArgumentParser(prog=prog, description=description)
+    p = _Parser(prog=prog, description=description)
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up and log lines and msdnet_tf's info messages")
+    return p
 
 
 def main_wrapper(fn):

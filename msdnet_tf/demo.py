@@ -83,7 +83,7 @@ def summary(result, point, costs):
     return "\n".join(lines)
 
 
-def _convert(workdir):
+def _convert(workdir, verbose=False):
     out = workdir / "tflite"
     if all((out / m / "manifest.json").is_file() for m in MODES) and \
             (out / "float" / "thresholds.json").is_file():
@@ -92,6 +92,7 @@ def _convert(workdir):
     print(f"[3/4] converting to TFLite ({', '.join(MODES)}) into {out}", flush=True)
     cmd = [sys.executable, str(REPO / "tflite" / "convert.py"), "--workdir", str(workdir),
            "--output", str(out)] + [a for m in MODES for a in ("--mode", m)]
+    cmd += ["--verbose"] if verbose else []
     if subprocess.run(cmd).returncode != 0:
         raise cli.UserError(f"conversion failed: {' '.join(cmd)}")
     return out
@@ -142,7 +143,7 @@ def main(argv=None):
     start = time.time()
     _train(cfg, workdir)
     result, point, costs = _evaluate(workdir)
-    rows = _cascade(_convert(workdir), workdir / "thresholds.json")
+    rows = _cascade(_convert(workdir, args.verbose), workdir / "thresholds.json")
     print()
     print(f"== msdnet_tf demo: {cfg.data.dataset}, {config_lib.num_exits(cfg)} exits, "
           f"{time.time() - start:.0f} s ==")

@@ -15,13 +15,10 @@ gives non-finite outputs or float files differ from Keras (always).
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-# Before msdnet_tf imports TensorFlow (cli.quiet_tensorflow would come too late).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from msdnet_tf import cli  # noqa: E402
@@ -93,6 +90,7 @@ def _fatal(mode, report):
 @cli.main_wrapper
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    cli.quiet_tensorflow()
     from msdnet_tf.export.pipeline import Exporter, load_for_export
 
     start = time.time()

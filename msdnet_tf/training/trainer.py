@@ -21,6 +21,7 @@ from msdnet_tf import config as config_lib
 from msdnet_tf import data as data_lib
 from msdnet_tf import flops
 from msdnet_tf.cli import UserError
+from msdnet_tf.progress import Progress
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
 from msdnet_tf.training.strategy import apply_threads, is_chief, make_strategy, task_suffix
@@ -107,8 +108,7 @@ class Trainer:
         dist = self.strategy.distribute_datasets_from_function(
             lambda ctx: self.data.train_dataset_fn(ctx, t.batch_size))
         iterator = iter(dist)
-        bar = keras.utils.Progbar(self.steps_per_epoch, verbose=1 if verbose else 0,
-                                  stateful_metrics=["loss", "top1_last"])
+        bar = Progress(self.steps_per_epoch, f"epoch {epoch + 1}/{t.epochs}", enabled=verbose)
         ce_sum, correct_sum = 0.0, 0.0
         for i in range(self.steps_per_epoch):
             ce, correct = self.train_step(iterator)
