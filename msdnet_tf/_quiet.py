@@ -6,10 +6,15 @@ warning, oneDNN, CUDA stub and CPU-feature notices), twice over, and CUDA's
 `TF_CPP_MIN_LOG_LEVEL` only reaches the lines printed after absl is initialised, so:
 
 - `configure()` sets the environment before TensorFlow is imported (C++ log level 2:
-  errors still show; LiteRT's XNNPACK notice off);
+  errors still show);
 - `import_tensorflow()` imports TensorFlow (and lists its devices) with file descriptor 2
   redirected to a temporary file, then writes back every captured line that is not one of
   the known start-up notices. If the import fails, everything captured is written back.
+  TensorFlow's Python logger then shows errors only (no deprecation notices).
+
+LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (no setting
+turns it off) when it first applies XNNPACK: the runtime opens interpreters inside
+`filtered_stderr()`.
 
 With `verbose=True` nothing is redirected or filtered and TensorFlow logs as it likes;
 the CLIs' `--verbose` flag does that (and shows msdnet_tf's own info messages).
@@ -28,6 +33,7 @@ NOISE = re.compile(
     r"|[IWEF]\d{4} [\d:.]+\s+\d+ (?:port\.cc|cudart_stub\.cc|cpu_feature_guard\.cc|"
     r"cuda_platform\.cc|cuda_executor\.cc|cuda_diagnostics\.cc|cuda_dnn\.cc|cuda_fft\.cc|"
     r"cuda_blas\.cc|gpu_device\.cc|computation_placer\.cc|tf_trt|trt_convert)[^\]]*\]"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"
     r"|.*(?:TF-TRT Warning|Unable to register cu(?:DNN|FFT|BLAS) factory))")
 
 _verbose = False
@@ -50,8 +56,6 @@ def configure(verbose=False):
         logging.set_verbosity(logging.INFO)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (TFLite logging).
-    os.environ.setdefault("TF_LITE_LOG_SEVERITY", "ERROR")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
@@ -102,4 +106,8 @@ def import_tensorflow(verbose=None):
         # CUDA's cuInit line comes when the devices are first listed; this does not
         # start TensorFlow's runtime, so thread and device settings can still follow.
         tf.config.list_physical_devices()
+    if not _verbose:  # deprecation notices of TensorFlow's Python code (e.g. in tfds)
+        import logging
+
+        tf.get_logger().setLevel(logging.ERROR)
     return tf

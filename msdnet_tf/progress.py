@@ -27,12 +27,14 @@ class Progress:
     as given (running averages, not averaged again)."""
 
     def __init__(self, total, label="", enabled=True, stream=None, tty=None, every=0.1,
-                 min_seconds=30.0):
+                 min_seconds=30.0, final_line=True):
         self.total, self.label, self.enabled = int(total), label, enabled
         self.stream = stream or sys.stdout
         self.tty = _is_tty(self.stream) if tty is None else tty
         self.every, self.min_seconds = every, min_seconds
+        self.final_line = final_line  # False: no line at all for a loop under min_seconds
         self._start = self._last_line = time.monotonic()
+        self._printed = False
         self._next_mark = every
         self._bar = None
 
@@ -51,7 +53,8 @@ class Progress:
         now = time.monotonic()
         done = step / self.total if self.total else 1.0
         if step >= self.total:
-            self._line(step, values, now)
+            if self.final_line or self._printed or now - self._start >= self.min_seconds:
+                self._line(step, values, now)
         elif done >= self._next_mark and now - self._last_line >= self.min_seconds:
             self._line(step, values, now)
         while self._next_mark <= done:
@@ -65,4 +68,4 @@ class Progress:
         if values:
             text += "  " + _format(values)
         print(text, file=self.stream, flush=True)
-        self._last_line = now
+        self._last_line, self._printed = now, True

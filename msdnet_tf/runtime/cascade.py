@@ -42,9 +42,12 @@ def open_interpreter(path, threads=None):
     if not path.is_file():
         raise RuntimeModelError(f"model file {path} does not exist (convert first: "
                                 "python tflite/convert.py --workdir DIR --output OUT)")
+    from msdnet_tf import _quiet
+
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with _quiet.filtered_stderr():  # LiteRT's XNNPACK notice
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise RuntimeModelError(f"{path} is not a valid .tflite model: {e}") from None
     return interpreter
