@@ -30,20 +30,32 @@ def _default_model():
 
 @dataclasses.dataclass
 class DataConfig:
+    # cifar10, cifar100, imagenet2012, fashion_mnist, digits, folder (your own images in
+    # data.image_folder) or tfds:NAME (a tensorflow-datasets dataset prepared in data_dir).
     dataset: str = "cifar100"
     # tfds data directory (prepared data); empty means tfds's default.
     data_dir: str = ""
     # Where official archives (CIFAR binary tarballs, ImageNet tars) are placed.
     manual_dir: str = ""
-    # Root of an image-folder tree train/<class>/*, val/<class>/* (imagenet2012).
+    # Root of an image-folder tree: train/<class>/* and test/<class>/* (dataset folder;
+    # test/ optional), or train/<class>/*, val/<class>/* (imagenet2012).
     image_folder: str = ""
+    # Splits of a tfds:NAME dataset; empty means "train" / "test".
+    train_split: str = ""
+    test_split: str = ""
+    # Test images drawn from the training images when the data have no test split
+    # (a folder without test/): -1 means 10% of them; drawn with holdout_seed, saved.
+    test_size: int = -1
     # Allow tfds to download when the data is absent (off: fail fast offline).
     download: bool = False
     # Validation hold-out drawn from the training split; -1 means the
     # dataset's paper value (5,000 CIFAR, 50,000 ImageNet).
     holdout_size: int = -1
     holdout_seed: int = 0
-    augment: bool = True
+    # Training augmentation: default (the dataset's recipe), cifar (pad + random crop +
+    # flip), imagenet (random resized crop + flip) or none. Older configs' true/false
+    # mean default/none.
+    augment: str = "default"
     cache: bool = True
     # Use only the first N training images (0 = all); for quick runs.
     train_limit: int = 0
@@ -109,7 +121,7 @@ class Config:
 
 
 _CHOICES = {
-    "data.dataset": ("cifar10", "cifar100", "imagenet2012", "fashion_mnist", "digits"),
+    "data.augment": ("default", "cifar", "imagenet", "none"),
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
@@ -201,6 +213,8 @@ def _apply(cfg, section_name, values, source):
     for key, value in values.items():
         if key not in hints:
             raise _unknown_key(section_name, key, hints, source, cfg)
+        if section_name == "data" and key == "augment" and isinstance(value, bool):
+            value = "default" if value else "none"  # What true/false meant before the rules.
         setattr(section, key, _check_type(f"{section_name}.{key}", value, hints[key]))
 
 
@@ -248,14 +262,41 @@ def load_yaml(path):
     return data or {}
 
 
+def _sets_num_classes(tree):
+    model = tree.get("model") if isinstance(tree, dict) else None
+    return isinstance(model, dict) and "num_classes" in model
+
+
 def load_config(path=None, overrides=()):
-    """Defaults, then the YAML file at `path`, then each override; validated."""
+    """Defaults, then the YAML file at `path`, then each override; validated.
+
+    `model.num_classes` follows the data when it is 0 or not set by the file or an
+    override: a listed dataset's class count at once, the classes found in the data of
+    `folder` / `tfds:NAME` when the data are built (0 until then).
+    """
     cfg = Config()
+    explicit = False
     if path:
-        merge(cfg, load_yaml(path), source=str(path))
+        tree = load_yaml(path)
+        explicit = _sets_num_classes(tree)
+        merge(cfg, tree, source=str(path))
     for text in overrides:
-        merge(cfg, parse_override(text), source=f"--override {text}")
+        tree = parse_override(text)
+        explicit = explicit or _sets_num_classes(tree)
+        merge(cfg, tree, source=f"--override {text}")
+    if not explicit and hasattr(cfg.model, "num_classes"):
+        cfg.model.num_classes = 0
+    resolve_num_classes(cfg)
     validate(cfg)
+    return cfg
+
+
+def resolve_num_classes(cfg):
+    """model.num_classes 0 ("from the data") -> the class count of a listed dataset."""
+    from msdnet_tf.data import registry  # pylint: disable=import-outside-toplevel
+
+    if getattr(cfg.model, "num_classes", None) == 0 and cfg.data.dataset in registry.DATASETS:
+        cfg.model.num_classes = registry.DATASETS[cfg.data.dataset].num_classes
     return cfg
 
 
@@ -265,6 +306,7 @@ def to_dict(cfg):
 
 def from_dict(data, source="config"):
     cfg = merge(Config(), data, source=source)
+    resolve_num_classes(cfg)
     validate(cfg)
     return cfg
 
@@ -279,6 +321,11 @@ def _require(cond, key, value, why):
 
 
 def _validate_choices(cfg):
+    from msdnet_tf.data import registry  # pylint: disable=import-outside-toplevel
+
+    dataset = cfg.data.dataset
+    _require(dataset in registry.DATASETS or registry.is_dynamic(dataset), "data.dataset",
+             dataset, f"must be one of {registry.dataset_names_help()}")
     for key, choices in _CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
@@ -312,6 +359,12 @@ def _validate_cross(cfg):
              f"must be empty or have one weight per exit (this model has {k} exits)")
     d = cfg.data
     _require(d.holdout_size >= -1, "data.holdout_size", d.holdout_size, "must be >= 0 (or -1)")
+    _require(d.test_size == -1 or d.test_size >= 1, "data.test_size", d.test_size,
+             "must be >= 1 (or -1: 10% of the training images)")
+    _require(d.dataset != "folder" or d.image_folder, "data.image_folder", d.image_folder,
+             "must name the folder holding train/<class>/* when data.dataset is folder")
+    _require(getattr(cfg.model, "num_classes", 1) >= 0, "model.num_classes",
+             getattr(cfg.model, "num_classes", None), "must be >= 1, or 0 (from the data)")
     _require(d.train_limit >= 0, "data.train_limit", d.train_limit, "must be >= 0")
     _require(d.test_limit >= 0, "data.test_limit", d.test_limit, "must be >= 0")
     e = cfg.eval
@@ -331,8 +384,11 @@ def _validate_cross(cfg):
 def validate(cfg):
     """Raises ConfigError for the first invalid or inconsistent value."""
     _validate_choices(cfg)
+    kwargs = model_kwargs(cfg)
+    if kwargs.get("num_classes") == 0:  # From the data: any count is valid until then.
+        kwargs["num_classes"] = 1
     try:
-        family_lib.get(cfg.model.family).validate(model_kwargs(cfg))
+        family_lib.get(cfg.model.family).validate(kwargs)
     except family_lib.ArchitectureError as e:
         raise ConfigError(str(e)) from None
     _validate_train(cfg.train)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from msdnet_tf import cli
+from msdnet_tf import data as data_lib
 
 
 def check_vectors(model, path):
@@ -39,6 +40,7 @@ def main(argv=None):
     if not args.output.endswith(".keras"):
         raise cli.UserError(f"--output must end in .keras. Received: --output={args.output}")
     cli.quiet_tensorflow()
+    data_lib.resolve_num_classes(cfg)  # model.num_classes 0: the classes found in the data
     from msdnet_tf import config as config_lib, weights
 
     state = weights.read_weights(args.weights)

@@ -6,6 +6,7 @@
 import json
 
 from msdnet_tf import cli
+from msdnet_tf import data as data_lib
 
 
 def table(counts, model):
@@ -30,6 +31,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cfg = cli.config_from_args(args)
     cli.quiet_tensorflow()
+    data_lib.resolve_num_classes(cfg)  # model.num_classes 0: the classes found in the data
     from msdnet_tf import config as config_lib, flops
 
     model = config_lib.build_model(cfg)

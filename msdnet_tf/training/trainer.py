@@ -8,6 +8,7 @@ history), best weights when the last exit improves, and history.jsonl.
 Running again on the same workdir resumes after the last finished epoch.
 """
 
+import dataclasses
 import json
 import math
 import time
@@ -45,6 +46,9 @@ def check_resume_config(workdir, cfg):
     if not saved_path.is_file():
         return
     saved = config_lib.load_config(saved_path)
+    if getattr(cfg.model, "num_classes", None) == 0:  # "from the data": the saved count
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+            cfg.model, num_classes=saved.model.num_classes))
     for section in ("model", "data"):
         if getattr(saved, section) != getattr(cfg, section):
             raise UserError(f"{workdir} was trained with a different {section} config (see "
