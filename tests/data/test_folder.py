@@ -209,3 +209,22 @@ def test_scan_drops_what_does_not_decode(tmp_path):
     assert sizes[0].tolist() == [4, 5] and list(reasons) == [1]
     assert folder.default_holdout(5) == 1 and folder.default_holdout(10**6) == 10_000
     assert pipeline.build  # the module imports with the folder loader
+
+
+def test_android_vectors_of_your_own_data_are_current():
+    """The vectors cascade-core's Java test replays are what Python computes today."""
+    import base64
+
+    from tests.conftest import REPO
+
+    path = REPO / "android_demo/cascade-core/src/test/resources/vectors/preprocessing_data.json"
+    cases = json.loads(path.read_text())["cases"]
+    assert {c["dataset"] for c in cases} >= {"folder"} and any(
+        c["dataset"].startswith("tfds:") for c in cases)
+    for case in cases:
+        for im in case["images"]:
+            image = np.frombuffer(base64.b64decode(im["image_u8"]), np.uint8).reshape(
+                im["height"], im["width"], im["channels"])
+            expected = np.frombuffer(base64.b64decode(im["expected_f32"]), "<f4")
+            actual = data_lib.preprocess_batch(case["spec"], [image]).reshape(-1)
+            np.testing.assert_array_equal(actual, expected, case["what"])
