@@ -36,6 +36,7 @@ COMMANDS = [
     ("msdnet_tf.import_torch", ["-m", "msdnet_tf.import_torch"]),
     ("msdnet_tf.demo", ["-m", "msdnet_tf.demo"]),
     ("msdnet_tf.predict", ["-m", "msdnet_tf.predict"]),
+    ("msdnet_tf.export.qat", ["-m", "msdnet_tf.export.qat"]),
     ("tflite/convert.py", ["tflite/convert.py"]),
     ("tflite/harness.py", ["tflite/harness.py"]),
     ("tflite/benchmark.py", ["tflite/benchmark.py"]),

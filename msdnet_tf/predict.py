@@ -26,8 +26,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from msdnet_tf import cli
 
 TOP_K = 5
@@ -110,6 +108,7 @@ def fit_to_dataset(image, spec):
     Fixed-size datasets: centre crop to the stored aspect ratio and box filter to the
     stored size; gray datasets: luma (ITU-R 601). Other images pass unchanged.
     """
+    import numpy as np
     from PIL import Image
 
     height, width = spec["input"]["height"], spec["input"]["width"]
@@ -150,6 +149,7 @@ def read_images(files, spec):
 
 def exit_logits(model, inputs, batch_size):
     """float32 [K, N, C] logits of every exit for preprocessed inputs [N, S, S, 3]."""
+    import numpy as np
     import tensorflow as tf
 
     fn = tf.function(lambda x: model(x, training=False))
@@ -160,6 +160,8 @@ def exit_logits(model, inputs, batch_size):
 
 
 def _softmax(z):
+    import numpy as np
+
     z = np.asarray(z, np.float64)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -167,6 +169,8 @@ def _softmax(z):
 
 def decide(logits, thresholds):
     """Exit taken per image (the first k with max softmax >= thresholds[k]); None: last."""
+    import numpy as np
+
     from msdnet_tf import evaluation as ev
 
     k = logits.shape[0]
@@ -177,6 +181,8 @@ def decide(logits, thresholds):
 
 
 def _answer(probs, labels, top_k=1):
+    import numpy as np
+
     order = np.argsort(-probs, kind="stable")[:top_k]
     return [{"label": labels[c], "class": int(c), "probability": float(probs[c])}
             for c in order]
@@ -280,6 +286,8 @@ def main(argv=None):
     files = image_files(args.images)
     workdir = Path(args.workdir)
     cli.quiet_tensorflow()
+    import numpy as np
+
     from msdnet_tf import data as data_lib
     from msdnet_tf.inference import load_run, model_fingerprint
 

@@ -18,6 +18,7 @@ from tests.conftest import REPO, TINY
 COMMANDS = [("module", "msdnet_tf.train"), ("module", "msdnet_tf.evaluate"),
             ("module", "msdnet_tf.summary"), ("module", "msdnet_tf.import_torch"),
             ("module", "msdnet_tf.demo"), ("module", "msdnet_tf.predict"),
+            ("module", "msdnet_tf.export.qat"),
             ("script", "tflite/convert.py"), ("script", "tflite/harness.py"),
             ("script", "tflite/benchmark.py"), ("script", "tflite/benchmark_parse.py")]
 

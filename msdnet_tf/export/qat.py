@@ -31,6 +31,23 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import argparse  # noqa: E402
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="msdnet_tf.export.qat", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="the resolved config of the export")
+    p.add_argument("--workdir", required=True, help="the training run (hold-out, data cache)")
+    p.add_argument("--weights", required=True, help="npz of the Keras 3 weights by layer")
+    p.add_argument("--output", required=True)
+    p.add_argument("--int8-io", action="store_true")
+    p.add_argument("--in-graph-exit", action="store_true")
+    return p
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and argument errors answer before TensorFlow loads
+
+
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -252,14 +269,7 @@ def run(cfg, workdir, weights_path, out, int8_io=False, in_graph_exit=False, pro
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="msdnet_tf.export.qat", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="the resolved config of the export")
-    p.add_argument("--workdir", required=True, help="the training run (hold-out, data cache)")
-    p.add_argument("--weights", required=True, help="npz of the Keras 3 weights by layer")
-    p.add_argument("--output", required=True)
-    p.add_argument("--int8-io", action="store_true")
-    p.add_argument("--in-graph-exit", action="store_true")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from msdnet_tf import config as config_lib
 
     cfg = config_lib.load_config(args.config)
