@@ -135,15 +135,17 @@ def fit_to_dataset(image, spec):
 
 def read_images(files, spec):
     """(good [(file, uint8 image, note)], skipped [{"file", "error"}]) through `images`."""
-    from msdnet_tf.data import images
+    from msdnet_tf import _quiet
+    from msdnet_tf.data import images, stats
 
     good, skipped = [], []
-    for path in files:
-        try:
-            image, note = fit_to_dataset(images.decode_file(path), spec)
-            good.append((str(path), image, note))
-        except ValueError as e:
-            skipped.append({"file": str(path), "error": str(e)})
+    with _quiet.filtered_stderr(stats.LIBJPEG_NOISE):  # the reason goes with the file name
+        for path in files:
+            try:
+                image, note = fit_to_dataset(images.decode_file(path), spec)
+                good.append((str(path), image, note))
+            except ValueError as e:
+                skipped.append({"file": str(path), "error": str(e)})
     return good, skipped
 
 

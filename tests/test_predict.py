@@ -136,3 +136,36 @@ def test_photos_are_fitted_to_a_fixed_size_gray_dataset(tmp_path):
     gray = write_image(tmp_path / "g", np.random.default_rng(0), KINDS[2], (28, 28))
     (_, image, note), = predict.read_images([gray], spec)[0]
     assert image.shape == (28, 28, 1) and note is None
+
+
+def test_all_exits_in_text_and_the_real_command(folder_run):
+    """The command as a user runs it: every exit's answer, the taken one marked, the broken
+    JPEG and the non-image listed once each on stderr (nothing else there), exit code 0."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.test_cli_startup import clean_env
+
+    workdir, root, made = folder_run
+    proc = subprocess.run(
+        [sys.executable, "-m", "msdnet_tf.predict", "--workdir", str(workdir), "--all-exits",
+         str(root / "train" / "cat"), str(root / "train" / "dog")],
+        cwd=REPO, capture_output=True, text=True, env=clean_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr.splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith("msdnet_tf.predict: skipped ") and "not_an_image.png" in err[0]
+    assert "broken.jpg" in err[1]
+    lines = proc.stdout.splitlines()
+    rows = [i for i, line in enumerate(lines) if "top-5:" in line]
+    assert len(rows) == 8  # 4 readable images in each of the two folders
+    for i in rows:
+        label, confidence = lines[i].split()[1:3]
+        assert label in CLASSES and confidence.endswith("%")
+        assert 100 / len(CLASSES) <= float(confidence[:-1]) <= 100
+        exits = [line for line in lines[i + 1:i + 4] if line.startswith("    exit ")]
+        assert [line.split()[1] for line in exits] == ["0:", "1:", "2:"]
+        assert exits[-1].endswith("<- taken") and "<- taken" not in exits[0] + exits[1]
+    assert lines[-1].startswith("8 image(s): exits [0, 0, 8], mean ")
+    assert lines[-1].endswith("skipped 2 unreadable file(s)")
