@@ -3,10 +3,11 @@
     python benchmarks/cli_startup.py timing [--reps 3] [--json OUT.json]
     python benchmarks/cli_startup.py noise [--json OUT.json]
 
-`timing`: wall time of `--help` and of an argument error (an unknown flag) per command,
-the median of --reps runs in fresh processes, with the number of stderr lines and of
-TensorFlow/absl/oneDNN/CUDA start-up lines among them. Run it alone on the machine
-(e.g. under /work/bin/exclusive): it measures wall time.
+`timing`: wall time and CPU time (user + system, of the process and its children) of
+`--help` and of an argument error (an unknown flag) per command, the median of --reps runs
+in fresh processes, with the number of stderr lines and of
+TensorFlow/absl/oneDNN/CUDA start-up lines among them. Wall time wants the machine to
+itself; CPU time barely moves when other work shares the machine.
 
 `noise`: real runs on tiny inputs (a 2-step training run on scikit-learn's digits, its
 evaluation, float TFLite conversion, the harness and, where present, msdnet_tf.predict),
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -68,13 +70,20 @@ def exists(argv):
     return (REPO / argv[0]).is_file()
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(argv, env=None, cwd=REPO):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable] + argv, cwd=cwd, capture_output=True, text=True,
                           env=env)
     seconds = time.perf_counter() - start
+    cpu_seconds = _children_cpu() - cpu_start
     lines = proc.stderr.splitlines()
-    return {"seconds": seconds, "returncode": proc.returncode, "stderr_lines": len(lines),
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "returncode": proc.returncode,
+            "stderr_lines": len(lines),
             "noise_lines": sum(bool(NOISE.match(line)) for line in lines),
             "stdout_bytes": len(proc.stdout), "stderr": proc.stderr,
             "other_stderr": [line for line in lines if not NOISE.match(line)]}
@@ -101,14 +110,16 @@ def timing(reps):
             row[case] = {
                 "median_s": statistics.median(r["seconds"] for r in runs),
                 "min_s": min(r["seconds"] for r in runs),
+                "median_cpu_s": statistics.median(r["cpu_seconds"] for r in runs),
                 "returncode": runs[-1]["returncode"],
                 "stderr_lines": runs[-1]["stderr_lines"],
                 "noise_lines": runs[-1]["noise_lines"],
             }
         rows.append(row)
         print(f"{name:28} help {row['help']['median_s']:6.2f} s "
-              f"({row['help']['noise_lines']} noise lines)   argerror "
-              f"{row['argerror']['median_s']:6.2f} s rc {row['argerror']['returncode']} "
+              f"(CPU {row['help']['median_cpu_s']:.2f} s, {row['help']['noise_lines']} noise "
+              f"lines)   argerror {row['argerror']['median_s']:6.2f} s "
+              f"(CPU {row['argerror']['median_cpu_s']:.2f} s) rc {row['argerror']['returncode']} "
               f"({row['argerror']['noise_lines']} noise lines)", flush=True)
     return rows
 
@@ -155,6 +166,7 @@ def noise():
             rows.append({"command": " ".join([name] + argv[2 if argv[0] == "-m" else 1:])
                          .replace(tmp, "$TMP"), "present": True,
                          "returncode": r["returncode"], "seconds": r["seconds"],
+                         "cpu_seconds": r["cpu_seconds"],
                          "stderr_lines": r["stderr_lines"], "noise_lines": r["noise_lines"],
                          "stdout_bytes": r["stdout_bytes"],
                          "other_stderr": r["other_stderr"][:10]})
