@@ -37,7 +37,7 @@ SHAPES = [(8, 16, 32), (16, 32, 16), (16, 8, 64), (32, 16, 50), (7, 14, 64), (14
 def matmul_layer():
     import keras
 
-    from msdnet_tf.models.ranet.resize import interpolation_matrix
+    from msdnet_tf.models.ranet.layers import interpolation_matrix
 
     class MatmulResize(keras.layers.Layer):
         def __init__(self, size, **kwargs):
@@ -58,7 +58,7 @@ def matmul_layer():
 def build(variant, n, m, c, with_convs):
     import keras
 
-    from msdnet_tf.models.ranet.resize import AlignCornersResize
+    from msdnet_tf.models.ranet.layers import AlignCornersResize
 
     layer = AlignCornersResize if variant == "op" else matmul_layer()
     image = keras.Input((n, n, c), batch_size=1, name="image")
@@ -84,7 +84,7 @@ def measure(variant, shape, mode, reps, rng):
 
     from msdnet_tf.export.convert import convert, keras_signature
     from msdnet_tf.export.delegation import check_xnnpack
-    from msdnet_tf.models.ranet.resize import resize_reference
+    from msdnet_tf.models.ranet.layers import resize_reference
 
     n, m, c = shape
     row = {"variant": variant, "shape": f"{n}->{m} x{c}", "mode": mode}

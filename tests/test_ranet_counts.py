@@ -148,3 +148,19 @@ def test_independent_count_reproduces_the_reference():
         expected = plan_counts(entry["model"])
         assert [f for f, _ in expected] == entry["exit_cumulative_flops"]
         assert [p for _, p in expected] == entry["exit_cumulative_params"]
+
+
+def test_published_curves_sit_at_the_reference_counts():
+    from msdnet_tf.evaluation.published import published_curve, published_curves
+
+    counts = reference_json("ranet/counts.json")
+    for dataset, entry in (("cifar10", "cifar10_train_script"),
+                           ("cifar100", "cifar100_train_script"),
+                           ("imagenet2012", "imagenet_c64_figure")):
+        curve = published_curve(dataset, "anytime", family="ranet")
+        assert list(curve.flops) == counts[entry]["exit_cumulative_flops"]
+        assert len(curve.top1) == counts[entry]["num_exits"]
+    # A CIFAR-100 plot overlays both families' budgeted curves.
+    labels = [c.label for c in published_curves("cifar100", "budgeted")]
+    assert any("RANet" in label for label in labels) and any("MSDNet" in label for label in labels)
+    assert published_curve("cifar100", "budgeted", family="ranet").top1[1] == 71.1

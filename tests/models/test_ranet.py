@@ -8,7 +8,7 @@ import keras
 from msdnet_tf.models import RANet, run_stages
 from msdnet_tf.models.family import ArchitectureError
 from msdnet_tf.models.ranet import plan as plan_lib
-from msdnet_tf.models.ranet.resize import AlignCornersResize, resize_reference
+from msdnet_tf.models.ranet.layers import AlignCornersResize, resize_reference
 from tests.conftest import RANET_TINY, reference_json
 
 # Every option: even / lg steps, cifar / imagenet stems, repeated resolution levels

@@ -11,7 +11,7 @@ from keras import layers
 
 from msdnet_tf.models.blocks import (apply_conv_bn, apply_conv_bn_relu, apply_imagenet_stem,
                                      torch_bias_init, torch_linear_init)
-from msdnet_tf.models.ranet.resize import AlignCornersResize
+from msdnet_tf.models.ranet.layers import AlignCornersResize
 
 
 def apply_stem(make, image, plan, stem, sync_bn=False):

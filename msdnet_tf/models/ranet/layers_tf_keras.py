@@ -1,4 +1,4 @@
-"""The tf_keras twin of `resize.AlignCornersResize`, for quantisation-aware training only.
+"""The tf_keras twin of `layers.AlignCornersResize`, for quantisation-aware training only.
 
 Imported by the QAT process (TF_USE_LEGACY_KERAS=1) through
 `AlignCornersResize.tf_keras_class()`, never next to Keras 3.
@@ -6,7 +6,7 @@ Imported by the QAT process (TF_USE_LEGACY_KERAS=1) through
 
 import tf_keras
 
-from msdnet_tf.models.ranet.resize import align_corners_resize
+from msdnet_tf.models.ranet.layers import align_corners_resize
 
 
 class AlignCornersResize(tf_keras.layers.Layer):

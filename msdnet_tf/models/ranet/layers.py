@@ -81,6 +81,6 @@ class AlignCornersResize(keras.layers.Layer):
 
     @classmethod
     def tf_keras_class(cls):
-        from msdnet_tf.models.ranet import resize_tf_keras
+        from msdnet_tf.models.ranet import layers_tf_keras
 
-        return resize_tf_keras.AlignCornersResize
+        return layers_tf_keras.AlignCornersResize
