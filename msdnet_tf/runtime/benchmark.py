@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msdnet_tf.runtime.cascade import Cascade, open_interpreter, quantize
+from msdnet_tf.runtime.cascade import Cascade, check_signature, open_interpreter, quantize
 
 
 def machine():
@@ -59,10 +59,11 @@ def stage_inputs(cascade, image):
 
 
 def _truncated_runner(models_dir, manifest, k, threads):
-    interp = open_interpreter(Path(models_dir) / manifest["exits"][k]["file"], threads)
-    runner = interp.get_signature_runner()
-    name = next(iter(interp.get_signature_list()["serving_default"]["inputs"]))
-    return runner, name
+    entry = manifest["exits"][k]
+    path = Path(models_dir) / entry["file"]
+    interp = open_interpreter(path, threads)
+    runner = check_signature(interp, entry.get("signature", "serving_default"), entry, path)
+    return runner, "image"
 
 
 def _path(cascade, k, image):

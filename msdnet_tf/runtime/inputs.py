@@ -53,6 +53,8 @@ def _read_image(path, spec):
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ValueError(f"unreadable image ({e.__class__.__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - e.g. DecompressionBombError: refused, not fatal
+        raise ValueError(f"refused ({e.__class__.__name__}: {e})") from None
     want = spec["input"]["channels"]
     if _CHANNELS.get(mode) != want:
         raise ValueError(f"has mode {mode}; the model takes {'gray (L)' if want == 1 else 'RGB'} "
@@ -67,7 +69,10 @@ def from_files(manifest, path):
     """Items of an image file or a folder of PNG/JPEG files; bad files carry an error."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as e:
+            raise UserError(f"--images {path} cannot be listed ({e.strerror or e})") from None
         if not files:
             raise UserError(f"no .png/.jpg/.jpeg files in {path}")
     elif path.is_file():
