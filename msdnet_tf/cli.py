@@ -99,5 +99,12 @@ def main_wrapper(fn):
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=sys.stderr)
             raise SystemExit(130) from None
+        except OSError as e:
+            if not e.filename:
+                raise
+            # The system refused a file operation (disk full, permissions, ...): one line.
+            # Outputs are written atomically, so no file is left half-written.
+            print(f"{prog}: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+            raise SystemExit(1) from None
 
     return wrapped

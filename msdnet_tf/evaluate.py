@@ -62,6 +62,9 @@ def logits_for_workdir(workdir, cfg):
     dataset = config_lib.load_config(run_cfg).data.dataset if os.path.lexists(run_cfg) else None
     if os.path.lexists(path) and not os.path.lexists(model_path):
         return path, dataset  # logits written by other means: evaluate them as they are
+    if os.path.lexists(path) and not path.is_file():
+        raise cli.UserError(f"{path} is not a file; remove it so that the logits can be "
+                            "computed again")
     if os.path.lexists(path) and model_path.is_file():
         from msdnet_tf.inference import model_fingerprint
 

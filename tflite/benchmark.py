@@ -54,6 +54,22 @@ def _harness(models_dir, manifest, latency, n, threads):
                     f"latencies: overhead ratio {ratio:.3f} (target <= 1.10)")
 
 
+def _run_logits(manifest):
+    """The source run's logits.npz for the accuracy curve of the plot, if it is usable."""
+    from msdnet_tf import evaluation as ev
+
+    run = (manifest.get("source") or {}).get("workdir")
+    path = Path(run) / "logits.npz" if run else None
+    if path is None or not path.exists():
+        return None
+    try:
+        ev.load_logits(path)
+    except ev.EvaluationError as e:
+        print(f"warning: {e}; the plots leave out the accuracy curve", file=sys.stderr)
+        return None
+    return path
+
+
 @cli.main_wrapper
 def main(argv=None):
     p = cli.parser("tflite/benchmark.py", __doc__.strip().splitlines()[0])
@@ -79,10 +95,11 @@ def main(argv=None):
     dirs = find_model_dirs(args.models)
     if not dirs:
         raise cli.UserError(f"no manifest.json in {args.models} or its sub-directories")
-    manifests = {}
+    manifests, curves = {}, {}
     for d in dirs:  # every input and output checked before the first measurement
         manifests[d] = load_manifest(d)
         workdir.check_output_dir(d, f"--models {args.models}: {d}")
+        curves[d] = _run_logits(manifests[d])
     print(f"machine: {machine()}")
     summary = []
     for d in dirs:
@@ -97,10 +114,7 @@ def main(argv=None):
             if args.harness_images:
                 report, line = _harness(d, manifest, lat, args.harness_images, n)
                 print(line)
-            workdir = (manifest.get("source") or {}).get("workdir")
-            logits = Path(workdir) / "logits.npz" if workdir else None
-            plot_accuracy_latency(d / f"accuracy_latency_{n}t.png", lat,
-                                  logits if logits and logits.is_file() else None, report)
+            plot_accuracy_latency(d / f"accuracy_latency_{n}t.png", lat, curves[d], report)
             summary.append({"dir": str(d), "latency": lat, "checks": checks, "harness": line})
     if args.summary:
         workdir.ensure_dir(Path(args.summary).parent)

@@ -157,7 +157,11 @@ def plot_accuracy_latency(path, latency, logits_file=None, measured=None):
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Cascaded early exit: accuracy against latency")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # nothing to label without logits or a harness run
+        ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from msdnet_tf.workdir import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

@@ -233,6 +233,13 @@ def stale_lock(p, real):
     assert (p / ".lock").exists()
 
 
+def damaged_run_logits(case_dir, real):
+    """The conversion names the case's run, whose logits.npz is truncated."""
+    setitem(["source", "workdir"], str(case_dir / "run"))(case_dir / "conv" / "manifest.json",
+                                                          real)
+    truncate(case_dir / "run" / "logits.npz", real)
+
+
 def swap_exit_files(p, real):
     shutil.copyfile(p.parent / "exit_2.tflite", p)
 
@@ -308,6 +315,8 @@ def _cases():
     # A damaged logits file next to its model is computed again (what --workdir promises).
     add("evaluate/workdir_logits_recomputed", EVALUATE, "run/logits.npz", truncate, uses="eval",
         code=0, unchanged=False)
+    add("evaluate/workdir_logits_is_a_directory", EVALUATE, "run/logits.npz", directory,
+        uses="eval")
     for how in (truncate, garbage, empty, directory):
         add(f"evaluate/model.keras/{how.__name__}", EVALUATE, "run/model.keras", how,
             uses="eval")
@@ -420,6 +429,8 @@ def _cases():
     for how in (garbage, truncate, zeroed_middle):
         add(f"benchmark/exit_1.tflite/{how.__name__}", BENCHMARK, "conv/exit_1.tflite", how,
             uses="conv")
+    add("benchmark/run_logits_damaged", [*BENCHMARK, "--summary", "{dir}/s.json"], "",
+        damaged_run_logits, uses="eval", code=0, unchanged=False)
     add("benchmark/--summary_is_a_directory", [*BENCHMARK, "--summary", "{dir}/s"], "s",
         directory, uses="conv", names="s")
 
@@ -567,3 +578,14 @@ def test_reports_are_strict_json_and_runs_release_their_workdir(outcomes):
     assert (stale / "model.keras").is_file() and not (stale / ".lock").exists()
     for case_id in ("train/poisoning", "train/latest.npz/truncate"):
         assert not (Path(outcomes[case_id]["dir"]) / "run" / ".lock").exists()
+
+
+def test_a_damaged_optional_input_is_one_warning_line(outcomes):
+    """benchmark plots the source run's accuracy curve when its logits are usable; a damaged
+    logits file is one warning line, and the benchmark itself goes on."""
+    r = outcomes["benchmark/run_logits_damaged"]
+    lines = error_lines(r["stderr"])
+    assert len(lines) == 1 and lines[0].startswith("warning: logits file "), r["stderr"]
+    assert "leave out the accuracy curve" in lines[0]
+    summary = _strict_json(Path(r["dir"]) / "s.json")
+    assert summary[0]["latency"]["reps"] == 2

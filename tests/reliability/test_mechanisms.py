@@ -39,6 +39,18 @@ def test_a_wrong_flag_is_one_line(capsys):
                                        "Received: 0 (see --help)\n")
 
 
+def test_a_refused_file_operation_is_one_line(capsys):
+    @cli.main_wrapper
+    def main(argv=None):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/r.json")
+
+    with pytest.raises(SystemExit) as e:
+        main([])
+    assert e.value.code == 1
+    assert capsys.readouterr().err.endswith(": error: /data/out/r.json: No space left on "
+                                            "device\n")
+
+
 # ---------------------------------------------------------------------------- readers
 def test_json_reader_refuses_what_python_would_accept_or_crash_on(tmp_path):
     p = tmp_path / "f.json"
