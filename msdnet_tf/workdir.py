@@ -47,18 +47,22 @@ def _nearest_existing(path):
     return path, missing[::-1]
 
 
-def _probe(directory, subject):
+WRITABLE = "choose a location this user can write to"
+
+
+def _probe(directory, subject, fix=WRITABLE):
     """Creates and removes a temporary file in `directory` (permissions, read-only mounts)."""
     try:
         fd, name = tempfile.mkstemp(dir=directory, prefix=".write-check-")
     except OSError as e:
         reason = "a read-only file system" if e.errno == errno.EROFS else f"{e.strerror or e}"
-        raise LocationError(f"{subject}: cannot write in {directory} ({reason})") from None
+        raise LocationError(f"{subject}: cannot write in {directory} ({reason}); {fix}") \
+            from None
     os.close(fd)
     os.unlink(name)
 
 
-def _check_dir(path, subject):
+def _check_dir(path, subject, fix=WRITABLE):
     """`subject` says what is refused (e.g. "--output out"); returns the Path."""
     path = Path(path)
     existing, missing = _nearest_existing(path)
@@ -67,17 +71,17 @@ def _check_dir(path, subject):
         where = f"{existing} is {what}" if missing else f"it is {what}"
         raise LocationError(f"{subject}: {where}, so it cannot be a directory; choose another "
                             "path")
-    _probe(existing, subject)
+    _probe(existing, subject, fix)
     return path
 
 
-def check_output_dir(path, flag="--output"):
+def check_output_dir(path, flag="--output", fix=WRITABLE):
     """Refuses a directory the command could not create or write into; returns a Path.
 
     Nothing is created: a missing directory (and its missing parents) is made later, when
     results are written (`ensure_dir`).
     """
-    return _check_dir(path, f"{flag} {path}")
+    return _check_dir(path, f"{flag} {path}", fix)
 
 
 def check_output_file(path, flag="--output"):

@@ -98,7 +98,9 @@ def main(argv=None):
     manifests, curves = {}, {}
     for d in dirs:  # every input and output checked before the first measurement
         manifests[d] = load_manifest(d)
-        workdir.check_output_dir(d, f"--models {args.models}: {d}")
+        workdir.check_output_dir(d, "--models", fix="the benchmark writes latency_<n>t.json "
+                                 "and its plot into each model folder: copy the folder to a "
+                                 "writable location")
         curves[d] = _run_logits(manifests[d])
     print(f"machine: {machine()}")
     summary = []
