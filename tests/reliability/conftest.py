@@ -15,6 +15,7 @@ from tests.conftest import run_cli
 class RealFiles:
     run: Path          # a finished training run, evaluated (logits, thresholds, budgeted)
     conversion: Path   # its float conversion, with latency_1t.json from tflite/benchmark.py
+    other_conversion: Path  # its dynamic-range conversion (same file names, other files)
     weights_npz: Path  # the run's weights as a reference state_dict (.npz, state/<name>)
     weights_pth: Path  # the same as a PyTorch .pth
     other_keras: Path  # a .keras model of another configuration
@@ -35,6 +36,9 @@ def make_real_files(workdir, out, root):
     conversion = root / "float"
     shutil.copytree(out, conversion)
     run_cli("tflite/benchmark.py", "--models", conversion, "--reps", "3", "--warmup", "1")
+    other_conversion = root / "dynamic"
+    run_cli("tflite/convert.py", "--workdir", workdir, "--mode", "dynamic", "--output",
+            other_conversion)
     model = keras.models.load_model(workdir / "model.keras")
     state = export_state_dict(model)
     weights_npz = root / "weights.npz"
@@ -49,4 +53,5 @@ def make_real_files(workdir, out, root):
     config_lib.save_config(cfg, other_config)
     other_keras = root / "other.keras"
     config_lib.build_model(cfg).save(other_keras)
-    return RealFiles(workdir, conversion, weights_npz, weights_pth, other_keras, other_config)
+    return RealFiles(workdir, conversion, other_conversion, weights_npz, weights_pth,
+                     other_keras, other_config)

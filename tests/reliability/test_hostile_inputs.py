@@ -8,12 +8,17 @@ through tests/reliability/driver.py (every case as `python -m ...` / `python FIL
 run it, in one process), and must end with exit code 2 and exactly one line on stderr,
 which names the file or flag, without a traceback, leaving its directory byte for byte as
 it was.
+
+Read-only locations are cases of their own: their driver runs without the capabilities that
+let root write anywhere, so that file permissions apply to it. Two train commands on one
+workdir run as two real processes.
 """
 
 import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -240,6 +245,14 @@ def damaged_run_logits(case_dir, real):
     truncate(case_dir / "run" / "logits.npz", real)
 
 
+def read_only(p, real):
+    """`p` and everything in it made read-only (a+w removed), as on a read-only share."""
+    if not p.exists():
+        p.mkdir(parents=True)
+    for q in [p, *p.rglob("*")]:
+        q.chmod(q.stat().st_mode & ~0o222)
+
+
 def swap_exit_files(p, real):
     shutil.copyfile(p.parent / "exit_2.tflite", p)
 
@@ -382,6 +395,10 @@ def _cases():
     for name, how in edits.items():
         add(f"harness/manifest.json/{name}", HARNESS, "conv/manifest.json", how, uses="conv",
             names="manifest.json")
+    # The manifest of another conversion of the same run (dynamic range) next to the float
+    # files: same names and keys, other files.
+    add("harness/manifest.json/from_another_conversion", HARNESS, "conv/manifest.json",
+        copy_of(lambda real, p: real.other_conversion / "manifest.json"), uses="conv")
     for how in (truncate, garbage, empty, directory, zeroed_middle, missing):
         add(f"harness/cascade.tflite/{how.__name__}", HARNESS, "conv/cascade.tflite", how,
             uses="conv")
@@ -403,7 +420,8 @@ def _cases():
         drop("exits", 1, "stage_ms"), uses="conv")
     add("harness/--deadline-ms_without_--latency", [*HARNESS, "--deadline-ms", "1"],
         names="--deadline-ms", uses="conv")
-    images = [*HARNESS[:3], "--images", "{dir}/imgs"]
+    # With --report: a run with nothing to measure writes no report (so no "mean NaN").
+    images = [*HARNESS[:3], "--images", "{dir}/imgs", "--report", "{dir}/r.json"]
     add("harness/images/all_bad", images, "imgs", bad_images, uses="conv", names="imgs")
     add("harness/images/bomb", images, "imgs", png_bomb, uses="conv", names="imgs")
     add("harness/images/none", images, "imgs", lambda p, real: p.mkdir(), uses="conv",
@@ -460,6 +478,35 @@ def _cases():
 CASES = _cases()
 
 
+def _read_only_cases():
+    """Read-only locations: run by a process that permissions apply to (see _no_overrides)."""
+    ro = dict(breaks=read_only, names="cannot write in")
+    return [
+        Case("train/read_only_workdir", TRAIN, "run", **ro),
+        Case("train/read_only_fresh_workdir", [*TRAIN[:3], "{dir}/ro/w", *TRAIN[4:]], "ro",
+             uses="none", **ro),
+        Case("evaluate/read_only_workdir", EVALUATE, "run", uses="eval", **ro),
+        Case("evaluate/--output_in_a_read_only_directory",
+             [*FROM_LOGITS[:-1], "{dir}/ro/eval"], "ro", uses="eval", **ro),
+        Case("convert/--output_in_a_read_only_directory", [*CONVERT[:-1], "{dir}/ro/out"],
+             "ro", uses="convert", **ro),
+        Case("harness/--report_in_a_read_only_directory",
+             [*HARNESS, "--report", "{dir}/ro/r.json"], "ro", uses="conv", **ro),
+        # Running a conversion needs no write access to it.
+        Case("harness/read_only_models_folder", [*HARNESS, "--report", "{dir}/r.json"], "conv",
+             uses="conv", code=0, unchanged=False, breaks=read_only),
+        # The benchmark writes its latency files into the models folder.
+        Case("benchmark/read_only_models_folder", BENCHMARK, "conv", uses="conv",
+             breaks=read_only, names="each model folder: copy the folder to a writable"),
+        Case("import_torch/--output_in_a_read_only_directory",
+             [*IMPORT[:-2], "--output", "{dir}/ro/o.keras", "--weights", "{dir}/w.npz"], "ro",
+             uses="config", **ro),
+    ]
+
+
+READ_ONLY_CASES = _read_only_cases()
+
+
 def _prepare(case, real, root):
     """The case's directory: copies of the files it uses, broken as the case says."""
     case_dir = root / case.id.replace("/", "__")
@@ -491,7 +538,19 @@ def _argv(argv, case_dir):
     return out
 
 
-def run_cases(cases, real, root):
+def _no_overrides():
+    """For a driver run as root: drops the capabilities that let root write anywhere
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set before exec, so that file
+    permissions apply to it as to any user. Runs in the child, between fork and exec."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # linux/capability.h
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def run_cases(cases, real, root, preexec_fn=None):
     """Runs `cases` in one driver process; {case id: result, with digests before/after}."""
     from msdnet_tf.workdir import DirectoryLock
 
@@ -511,7 +570,8 @@ def run_cases(cases, real, root):
         cases_file.write_text(json.dumps(jobs))
         proc = subprocess.run([sys.executable, str(REPO / "tests" / "reliability" / "driver.py"),
                                str(cases_file), str(results_file)], cwd=REPO, env=CLI_ENV,
-                              capture_output=True, text=True, timeout=1800)
+                              capture_output=True, text=True, timeout=1800,
+                              preexec_fn=preexec_fn)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(results_file.read_text())
     for case in cases:
@@ -523,6 +583,20 @@ def run_cases(cases, real, root):
 @pytest.fixture(scope="module")
 def outcomes(real_files, tmp_path_factory):
     return run_cases(CASES, real_files, tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture(scope="module")
+def read_only_outcomes(real_files, tmp_path_factory):
+    preexec_fn = None
+    if os.geteuid() == 0:
+        try:
+            subprocess.run([sys.executable, "-c", ""], check=True, preexec_fn=_no_overrides)
+        except (OSError, subprocess.SubprocessError) as e:
+            pytest.skip(f"root cannot give up CAP_DAC_OVERRIDE here ({e}), so nothing is "
+                        "read-only to it")
+        preexec_fn = _no_overrides
+    return run_cases(READ_ONLY_CASES, real_files, tmp_path_factory.mktemp("read_only"),
+                     preexec_fn)
 
 
 def error_lines(stderr):
@@ -560,6 +634,45 @@ def test_case(case, outcomes):
     found = problems(case, r, outcomes.get(case.id + "/after"))
     assert not found, (f"{case.id}: {'; '.join(found)}\nstdout:\n{r['stdout'][-1500:]}"
                        f"\nstderr:\n{r['stderr'][-3000:]}")
+
+
+@pytest.mark.parametrize("case", READ_ONLY_CASES, ids=[c.id for c in READ_ONLY_CASES])
+def test_read_only_case(case, read_only_outcomes):
+    r = read_only_outcomes[case.id]
+    found = problems(case, r)
+    assert not found, (f"{case.id}: {'; '.join(found)}\nstdout:\n{r['stdout'][-1500:]}"
+                       f"\nstderr:\n{r['stderr'][-3000:]}")
+
+
+def test_two_trains_on_one_workdir(tmp_path):
+    """The same train command started twice: the second is refused with the first's pid
+    while the first goes on, holding its lock."""
+    workdir = tmp_path / "w"
+    argv = [sys.executable, "-m", "msdnet_tf.train", "--workdir", str(workdir), "--quiet",
+            *OVERRIDES, "--override", "train.steps_per_epoch=100000"]
+    log = tmp_path / "first.log"
+    with open(log, "w") as f:
+        first = subprocess.Popen(argv, cwd=REPO, env=CLI_ENV, stdout=f, stderr=f)
+    try:
+        deadline = time.monotonic() + 300
+        while not (workdir / ".lock").exists():
+            assert first.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first train never locked its workdir"
+            time.sleep(0.2)
+        second = subprocess.run(argv, cwd=REPO, env=CLI_ENV, capture_output=True, text=True,
+                                timeout=600)
+        assert first.poll() is None, "the first train stopped while the second ran"
+        # A fresh interpreter: TensorFlow's C++ runtime prints its start-up lines (absl
+        # log format) whatever TF_CPP_MIN_LOG_LEVEL says; the driver's cases share one start.
+        lines = [line for line in error_lines(second.stderr)
+                 if not re.match(r"(WARNING: All log messages before absl|[IWE]\d{4} )", line)]
+        assert second.returncode == 2 and len(lines) == 1, second.stderr[-3000:]
+        assert f"is in use by process {first.pid} (" in lines[0] and str(workdir) in lines[0]
+        assert "Traceback" not in second.stderr
+        assert json.loads((workdir / ".lock").read_text())["pid"] == first.pid
+    finally:
+        first.kill()
+        first.wait()
 
 
 def _strict_json(path):
