@@ -252,13 +252,12 @@ def parse_override(text):
 
 
 def load_yaml(path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+    from msdnet_tf import files
+
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        data = files.read_yaml(path, "config file")
+    except files.FileProblem as e:
+        raise ConfigError(str(e)) from None
     return data or {}
 
 

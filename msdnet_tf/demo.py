@@ -13,7 +13,6 @@ int8), runs cascaded early exit on the test images with LiteRT, and prints a
 summary. Running it again reuses what is already done.
 """
 
-import json
 import subprocess
 import sys
 import time
@@ -32,7 +31,10 @@ def _train(cfg, workdir):
 
     if (workdir / "results.json").is_file() and (workdir / "model.keras").is_file():
         print(f"[1/4] training: already done in {workdir} (delete it to train again)")
-        return json.loads((workdir / "results.json").read_text())
+        from msdnet_tf import files
+
+        return files.read_json(workdir / "results.json", "results file",
+                               f"delete {workdir} to train again")
     print(f"[1/4] training {cfg.train.epochs} epochs into {workdir}", flush=True)
     start = time.time()
     run = Trainer(cfg, workdir)

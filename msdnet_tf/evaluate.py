@@ -11,6 +11,7 @@ logits file, and prints both tables. `--override eval.num_q=20` and
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from msdnet_tf import cli
@@ -35,10 +36,10 @@ def build_parser():
                    help="overlay the papers' published curves for this dataset "
                         f"({', '.join(ev.published.keys())})")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--budget-flops", type=float, metavar="F",
+    budget.add_argument("--budget-flops", type=cli.positive(), metavar="F",
                         help="choose thresholds for an average of F FLOPs per image "
                              "(writes thresholds.json)")
-    budget.add_argument("--budget-ms", type=float, metavar="T",
+    budget.add_argument("--budget-ms", type=cli.positive(), metavar="T",
                         help="choose thresholds for an average of T ms per image, costs from "
                              "--latency (writes thresholds.json)")
     p.add_argument("--latency", metavar="LATENCY.json",
@@ -58,10 +59,13 @@ def logits_for_workdir(workdir, cfg):
     from msdnet_tf import config as config_lib
 
     run_cfg = workdir / "config.yaml"
-    dataset = config_lib.load_config(run_cfg).data.dataset if run_cfg.is_file() else None
-    if path.is_file() and not model_path.is_file():
+    dataset = config_lib.load_config(run_cfg).data.dataset if os.path.lexists(run_cfg) else None
+    if os.path.lexists(path) and not os.path.lexists(model_path):
         return path, dataset  # logits written by other means: evaluate them as they are
-    if path.is_file():
+    if os.path.lexists(path) and not path.is_file():
+        raise cli.UserError(f"{path} is not a file; remove it so that the logits can be "
+                            "computed again")
+    if os.path.lexists(path) and model_path.is_file():
         from msdnet_tf.inference import model_fingerprint
 
         try:
@@ -76,11 +80,13 @@ def logits_for_workdir(workdir, cfg):
     return write_workdir_logits(workdir, cfg.eval.batch_size), dataset
 
 
-def _budget(args, data):
+def _budget(args, data, profile):
     if args.budget_flops is not None:
         return ev.flops_budget(args.budget_flops, data.exit_flops)
     if args.budget_ms is not None:
-        profile = ev.load_latency(args.latency, num_exits=data.num_exits)
+        if len(profile.path_ms) != data.num_exits:
+            raise ev.EvaluationError(f"latency file {args.latency} has {len(profile.path_ms)} "
+                                     f"exits but the model has {data.num_exits}")
         return ev.latency_budget(args.budget_ms, profile)
     return None
 
@@ -94,28 +100,50 @@ def _check_budget_args(parser, args):
 
 @cli.main_wrapper
 def main(argv=None):
+    from msdnet_tf import workdir as workdir_lib
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_budget_args(parser, args)
     cfg = cli.config_from_args(args)
     published = args.published
-    if args.from_logits:
-        logits_path = Path(args.from_logits)
-    else:
-        logits_path, dataset = logits_for_workdir(args.workdir, cfg)
-        if published is None and dataset in ev.published.keys():
-            published = dataset
-    out_dir = Path(args.output) if args.output else logits_path.parent
+    # Every input and the output location are checked before anything is computed.
     try:
-        data = ev.load_logits(logits_path)
-        result = ev.evaluate_logits(data, num_q=cfg.eval.num_q, top_k=cfg.eval.top_k,
-                                    budget=_budget(args, data))
+        profile = ev.load_latency(args.latency) if args.budget_ms is not None else None
     except ev.EvaluationError as e:
         raise cli.UserError(str(e)) from None
+    if args.output:
+        out_dir = workdir_lib.check_output_dir(args.output, "--output")
+    elif args.workdir:
+        out_dir = workdir_lib.check_output_dir(args.workdir, "--workdir")
+    else:
+        out_dir = workdir_lib.check_output_dir(Path(args.from_logits).parent,
+                                               f"--from-logits {args.from_logits}: its directory")
+    lock = None
+    if args.workdir:
+        if not Path(args.workdir).is_dir():
+            raise cli.UserError(f"--workdir {args.workdir} is not a training run directory")
+        lock = workdir_lib.DirectoryLock(args.workdir).acquire()
     try:
-        paths = ev.write_outputs(result, out_dir, dataset=published)
-    except OSError as e:
-        raise cli.UserError(f"cannot write results to {out_dir}: {e}") from None
+        if args.from_logits:
+            logits_path = Path(args.from_logits)
+        else:
+            logits_path, dataset = logits_for_workdir(args.workdir, cfg)
+            if published is None and dataset in ev.published.keys():
+                published = dataset
+        try:
+            data = ev.load_logits(logits_path)
+            result = ev.evaluate_logits(data, num_q=cfg.eval.num_q, top_k=cfg.eval.top_k,
+                                        budget=_budget(args, data, profile))
+        except ev.EvaluationError as e:
+            raise cli.UserError(str(e)) from None
+        try:
+            paths = ev.write_outputs(result, out_dir, dataset=published)
+        except OSError as e:
+            raise cli.UserError(f"cannot write results to {out_dir}: {e}") from None
+    finally:
+        if lock is not None:
+            lock.release()
     print(ev.format_anytime_table(result))
     print()
     print(ev.format_budgeted_table(result))

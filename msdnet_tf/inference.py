@@ -20,23 +20,22 @@ def model_fingerprint(path):
 
 def load_run(workdir):
     """(resolved config, trained model) of a training run directory."""
-    import keras
+    import os
 
-    import msdnet_tf  # noqa: F401  registers the model classes with Keras
+    from msdnet_tf import files
 
     workdir = Path(workdir)
     cfg_path, model_path = workdir / "config.yaml", workdir / "model.keras"
-    if not cfg_path.is_file():
+    if not os.path.lexists(cfg_path):
         raise UserError(f"{workdir} is not a training run: no config.yaml (train first: "
                         f"python -m msdnet_tf.train --config FILE --workdir {workdir})")
-    if not model_path.is_file():
+    if not os.path.lexists(model_path):
         raise UserError(f"{workdir} has no model.keras: training has not finished (run the "
                         "same train command again to resume it)")
     cfg = config_lib.load_config(cfg_path)
-    try:
-        model = keras.models.load_model(model_path)
-    except Exception as e:  # noqa: BLE001 - any failure here is a damaged file
-        raise UserError(f"cannot load {model_path}: {e}") from None
+    model = files.load_keras_model(
+        model_path, hint=f"write it again from the run's checkpoint: python -m msdnet_tf.train "
+                         f"--config {cfg_path} --workdir {workdir}")
     if (getattr(model, "family", None) != cfg.model.family
             or getattr(model, "arch", None) != config_lib.model_kwargs(cfg)):
         raise UserError(f"{model_path} does not match the model section of {cfg_path}")

@@ -18,11 +18,11 @@ def main(argv=None):
     cli.quiet_tensorflow()
     from msdnet_tf.training.trainer import Trainer
 
-    run = Trainer(cfg, args.workdir)
-    if run.resumed_epoch:
-        print(f"Resuming {args.workdir} after epoch {run.resumed_epoch}/{cfg.train.epochs}")
-    run.fit(verbose=not args.quiet)
-    results = run.finish()
+    with Trainer(cfg, args.workdir) as run:  # holds the workdir's lock until the end
+        if run.resumed_epoch:
+            print(f"Resuming {args.workdir} after epoch {run.resumed_epoch}/{cfg.train.epochs}")
+        run.fit(verbose=not args.quiet)
+        results = run.finish()
     if not run.chief:
         return
     print("exit  val top-1  test top-1  cum. MFLOPs")

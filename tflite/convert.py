@@ -91,6 +91,9 @@ def _fatal(mode, report):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     cli.quiet_tensorflow()
+    from msdnet_tf import workdir
+
+    workdir.check_output_dir(args.output, "--output")  # before the work, not after it
     from msdnet_tf.export.pipeline import Exporter, load_for_export
 
     start = time.time()

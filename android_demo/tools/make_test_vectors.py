@@ -73,7 +73,8 @@ def encode(t):
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    print(f"wrote {path.relative_to(REPO)} ({path.stat().st_size // 1024} KB)")
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    print(f"wrote {shown} ({path.stat().st_size // 1024} KB)")
 
 
 def image_record(image, output):
@@ -180,6 +181,10 @@ def cascade_vectors(models_dir, threads=1):
     size = manifest["input"]["shape"][1]
     n = NUM_CASCADE_IMAGES + NUM_HOLDOUT_IMAGES
     items = inputs.from_dataset(manifest, dataset, "test", limit=n)
+    n = len(items)  # a small test split (digits: 300) has fewer hold-out images
+    if n <= NUM_CASCADE_IMAGES:
+        raise SystemExit(f"the {dataset} test split has {n} images; at least "
+                         f"{NUM_CASCADE_IMAGES + 1} are needed")
     x = inputs.preprocess(manifest, items)
     stage0_in = next(t for t in manifest["cascade"]["stages"][0]["inputs"] if t["name"] == "image")
 

@@ -83,9 +83,24 @@ def build_manifest(*, family, model_hash, mode, int8_io, labels, preprocessing, 
     return manifest
 
 
+def add_digests(manifest, folder):
+    """Records the sha256 and size of every file the manifest describes (in `folder`), so
+    that a runtime can refuse files that are not the ones converted with it."""
+    import hashlib
+
+    entries = list(manifest["exits"]) + [manifest["cascade"]]
+    entries += [manifest["early_exit"]] if manifest["early_exit"] else []
+    for entry in entries:
+        data = (Path(folder) / entry["file"]).read_bytes()
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        entry["bytes"] = len(data)
+    return manifest
+
+
 def write_manifest(path, manifest):
-    Path(path).write_text(json.dumps(manifest, indent=1, allow_nan=False) + "\n")
-    return Path(path)
+    from msdnet_tf.workdir import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(manifest, indent=1, allow_nan=False) + "\n")
 
 
 def _check(cond, where, problem):

@@ -11,7 +11,6 @@ delegation before the manifest is written.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from msdnet_tf.export import manifest as manifest_lib
 from msdnet_tf.export.convert import MODES, convert
 from msdnet_tf.export.delegation import check_xnnpack
 from msdnet_tf.export.runner import TFLiteModel, run_cascade_batch, run_exit_file
+from msdnet_tf.workdir import atomic_write_bytes, atomic_write_json
 
 CASCADE_FILE, EARLY_EXIT_FILE = "cascade.tflite", "early_exit.tflite"
 # Evaluation outputs of the run that runtimes read next to the model files.
@@ -115,17 +115,17 @@ class Exporter:
             self.progress(f"  {mode}: {exit_file(k)}")
             samples = cal.exit_samples(images) if images is not None else None
             variables = model.exit_model(k, batch_size=1).variables
-            (out / exit_file(k)).write_bytes(convert([graphs.exit_signature(model, k)],
-                                                     variables, mode, samples, int8_io))
+            atomic_write_bytes(out / exit_file(k), convert([graphs.exit_signature(model, k)],
+                                                           variables, mode, samples, int8_io))
         self.progress(f"  {mode}: {CASCADE_FILE} ({model.num_exits} signatures)")
         samples = cal.stage_samples(model, images) if images is not None else None
-        (out / CASCADE_FILE).write_bytes(convert(graphs.stage_signatures(model), model.variables,
-                                                 mode, samples))
+        atomic_write_bytes(out / CASCADE_FILE, convert(graphs.stage_signatures(model),
+                                                       model.variables, mode, samples))
         if in_graph_exit:  # Never in int8 (NO_EARLY_EXIT): no calibration needed.
             self.progress(f"  {mode}: {EARLY_EXIT_FILE}")
             stages = model.stage_models(batch_size=1)
             signature = graphs.early_exit_signature(stages, model.image_size)
-            (out / EARLY_EXIT_FILE).write_bytes(convert([signature], model.variables, mode))
+            atomic_write_bytes(out / EARLY_EXIT_FILE, convert([signature], model.variables, mode))
 
     def _convert_qat(self, out, int8_io, in_graph_exit):
         from msdnet_tf.export import qat_runner
@@ -181,6 +181,10 @@ class Exporter:
             in_graph_exit = False
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        # Until the new manifest is written, the folder is not a conversion a runtime would
+        # run: files of two conversions are never described as one.
+        if (out / "manifest.json").exists():
+            (out / "manifest.json").unlink()
         if not in_graph_exit and (out / EARLY_EXIT_FILE).exists():
             (out / EARLY_EXIT_FILE).unlink()  # A stale file from an earlier export.
         if mode == "qat":
@@ -199,7 +203,7 @@ class Exporter:
         report = self._fidelity(mode, out, in_graph_exit)
         report["int8_io"] = int8_io
         report["xnnpack"] = delegation
-        (out / "fidelity.json").write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_json(out / "fidelity.json", report)
         self._write_manifest(mode, out, int8_io, in_graph_exit)
         return report
 
@@ -212,8 +216,7 @@ class Exporter:
                   "exits": {f"exit_{k}": int8_layer_errors(self.model, k, self.calibration,
                                                            self.images[:num_images], top)
                             for k in range(self.model.num_exits)}}
-        path = Path(out) / "int8_layers.json"
-        path.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_json(Path(out) / "int8_layers.json", report)
         return report
 
     def _write_manifest(self, mode, out, int8_io, in_graph_exit):
@@ -227,9 +230,10 @@ class Exporter:
             cascade=(CASCADE_FILE, TFLiteModel(out / CASCADE_FILE)), early_exit=early,
             thresholds=self.thresholds,
             source={"workdir": str(self.workdir), "config": config_lib.to_dict(self.cfg)})
-        manifest_lib.write_manifest(out / "manifest.json", manifest)
         for name in COPIED:
             if (self.workdir / name).is_file():
-                shutil.copyfile(self.workdir / name, out / name)
+                atomic_write_bytes(out / name, (self.workdir / name).read_bytes())
             elif (out / name).exists():
                 (out / name).unlink()  # A stale file from an earlier export.
+        manifest_lib.add_digests(manifest, out)
+        manifest_lib.write_manifest(out / "manifest.json", manifest)  # last: the folder is done

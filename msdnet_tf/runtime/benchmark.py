@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msdnet_tf.runtime.cascade import Cascade, open_interpreter, quantize
+from msdnet_tf.runtime.cascade import Cascade, check_signature, open_interpreter, quantize
 
 
 def machine():
@@ -59,10 +59,11 @@ def stage_inputs(cascade, image):
 
 
 def _truncated_runner(models_dir, manifest, k, threads):
-    interp = open_interpreter(Path(models_dir) / manifest["exits"][k]["file"], threads)
-    runner = interp.get_signature_runner()
-    name = next(iter(interp.get_signature_list()["serving_default"]["inputs"]))
-    return runner, name
+    entry = manifest["exits"][k]
+    path = Path(models_dir) / entry["file"]
+    interp = open_interpreter(path, threads)
+    runner = check_signature(interp, entry.get("signature", "serving_default"), entry, path)
+    return runner, "image"
 
 
 def _path(cascade, k, image):
@@ -156,7 +157,11 @@ def plot_accuracy_latency(path, latency, logits_file=None, measured=None):
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Cascaded early exit: accuracy against latency")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # nothing to label without logits or a harness run
+        ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from msdnet_tf.workdir import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

@@ -68,6 +68,8 @@ def _read_image(path, spec):
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ValueError(f"unreadable image ({e.__class__.__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - e.g. DecompressionBombError: refused, not fatal
+        raise ValueError(f"refused ({e.__class__.__name__}: {e})") from None
     want = spec["input"]["channels"]
     if _CHANNELS.get(mode) != want:
         raise ValueError(f"has mode {mode}; the model takes {'gray (L)' if want == 1 else 'RGB'} "
@@ -84,7 +86,10 @@ def from_files(manifest, path):
 
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if images.is_image_name(p.name))
+        try:
+            files = sorted(p for p in path.iterdir() if images.is_image_name(p.name))
+        except OSError as e:
+            raise UserError(f"--images {path} cannot be listed ({e.strerror or e})") from None
         if not files:
             raise UserError(f"no image files ({', '.join(images.IMAGE_EXTENSIONS)}) in {path}")
     elif path.is_file():

@@ -11,6 +11,7 @@ Running again on the same workdir resumes after the last finished epoch.
 import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from absl import logging
 
 from msdnet_tf import config as config_lib
 from msdnet_tf import data as data_lib
-from msdnet_tf import flops
+from msdnet_tf import files, flops
+from msdnet_tf import workdir as workdir_lib
 from msdnet_tf.cli import UserError
 from msdnet_tf.progress import Progress
 from msdnet_tf.training import state as state_lib
@@ -41,10 +43,12 @@ def learning_rate(train_cfg, epoch):
 
 
 def check_resume_config(workdir, cfg):
-    """A workdir keeps its model and data; other sections may change on resume."""
+    """A workdir keeps its model and data; other sections may change on resume.
+
+    Returns the saved config (None for a new workdir)."""
     saved_path = Path(workdir) / "config.yaml"
-    if not saved_path.is_file():
-        return
+    if not os.path.lexists(saved_path):
+        return None
     saved = config_lib.load_config(saved_path)
     if getattr(cfg.model, "num_classes", None) == 0:  # "from the data": the saved count
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(
@@ -53,13 +57,30 @@ def check_resume_config(workdir, cfg):
         if getattr(saved, section) != getattr(cfg, section):
             raise UserError(f"{workdir} was trained with a different {section} config (see "
                             f"{saved_path}); use a new --workdir or the same config")
+    return saved
+
+
+def _state_mismatch(error, saved, cfg):
+    """A checkpoint that does not fit: which setting changed, and what to do."""
+    if saved is None:
+        why = ("and its config.yaml is missing, so the settings it was trained with are "
+               "unknown: run the command that started this workdir, or use a new --workdir")
+    else:
+        changed = [f"train.{k} (saved {v!r}, now {getattr(cfg.train, k)!r})"
+                   for k, v in dataclasses.asdict(saved.train).items()
+                   if getattr(cfg.train, k) != v]
+        why = (f"because this command changes {', '.join(changed)}: resume with the saved "
+               "values or use a new --workdir" if changed else
+               "though the config matches: it was written by another version of this code "
+               "or another run; use a new --workdir")
+    return UserError(f"cannot resume from {error.path}: it {error.detail}, {why}")
 
 
 class Trainer:
     def __init__(self, cfg, workdir, strategy=None):
         self.cfg, self.workdir = cfg, Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        check_resume_config(self.workdir, cfg)
+        # Nothing in the workdir changes until every check below has passed.
+        workdir_lib.check_output_dir(self.workdir, "--workdir")
         t = cfg.train
         # Before anything starts TensorFlow's runtime.
         self.threads = apply_threads(t.intra_op_threads, t.inter_op_threads)
@@ -70,13 +91,21 @@ class Trainer:
         # Non-chief workers keep their own state copy: no shared file system needed.
         suffix = task_suffix(self.strategy)
         self.state_dir = self.workdir if self.chief else self.workdir / f".{suffix}"
-        self.state_dir.mkdir(exist_ok=True)
-        self.data = data_lib.build_from_config(cfg, self.workdir)
-        if self.chief:  # After the data: a run failing on missing data must not lock the workdir.
-            # Atomic: other workers sharing the workdir read it (check_resume_config).
-            tmp = self.workdir / ".config.yaml.tmp"
-            config_lib.save_config(cfg, tmp)
-            tmp.replace(self.workdir / "config.yaml")
+        self._lock, created = workdir_lib.prepare_workdir(self.state_dir)
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            workdir_lib.undo_created(created)
+            raise
+
+    def _setup(self):
+        cfg, t = self.cfg, self.cfg.train
+        saved_cfg = check_resume_config(self.workdir, cfg)
+        state = state_lib.read_state(self.state_dir)
+        best = self.state_dir / state_lib.BEST_WEIGHTS
+        if os.path.lexists(best):
+            files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)
         self.num_exits = config_lib.num_exits(cfg)
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
@@ -87,20 +116,38 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
+        self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
+        if state is not None:
+            try:
+                self.meta = state_lib.restore(state, self.model, self.optimizer)
+            except state_lib.StateMismatch as e:
+                raise _state_mismatch(e, saved_cfg, cfg) from None
+            logging.info("resuming %s after epoch %d", self.workdir, self.meta["epoch"])
+        # The first writes: holdout.json (when new), config.yaml, history.jsonl.
+        self.data = data_lib.build_from_config(cfg, self.workdir)
+        if self.chief:
+            # Atomic: other workers sharing the workdir read it (check_resume_config).
+            with workdir_lib.atomic_path(self.workdir / "config.yaml") as tmp:
+                config_lib.save_config(cfg, tmp)
         self.steps_per_epoch = t.steps_per_epoch or self.data.steps_per_epoch(t.batch_size)
         self.train_step = steps_lib.make_train_step(
             self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
             t.batch_size, t.jit_compile)
         self.eval_step = steps_lib.make_eval_step(self.model, self.strategy, self.num_exits)
-        self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
-        restored = state_lib.load_state(self.state_dir, self.model, self.optimizer)
-        if restored is not None:
-            self.meta = restored
-            logging.info("resuming %s after epoch %d", self.workdir, restored["epoch"])
         if self.chief:
             state_lib.write_history(self.workdir / "history.jsonl", self.meta["history"])
         self.writer = tf.summary.create_file_writer(str(self.workdir / "tensorboard")) \
             if self.chief else tf.summary.create_noop_writer()
+
+    def close(self):
+        """Releases the workdir (also when the process ends, however it ends)."""
+        self._lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     @property
     def resumed_epoch(self):
@@ -169,7 +216,12 @@ class Trainer:
         """Best weights -> model.keras; per-exit val/test top-1 -> results.json."""
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if best.is_file():
-            self.model.load_weights(best)
+            files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)
+            try:
+                self.model.load_weights(best)
+            except Exception as e:  # noqa: BLE001 - an HDF5 file of another model
+                raise files.FileProblem("best weights", best, "does not fit this model "
+                                        f"({files.reason(e)})", state_lib.DAMAGED_HINT) from None
         def top1(split):
             return steps_lib.evaluate_top1(
                 self.model, self.strategy, self.data.eval_dataset(split, self.cfg.eval.batch_size),
@@ -190,11 +242,9 @@ class Trainer:
             counts = flops.count(self.model)
             results.update(exit_cumulative_flops=counts.exit_cumulative_flops,
                            exit_cumulative_params=counts.exit_cumulative_params)
-            tmp = self.workdir / ".tmp.model.keras"
-            self._float32_copy().save(tmp)
-            tmp.replace(self.workdir / "model.keras")
-            state_lib.atomic_write_text(self.workdir / "results.json",
-                                        json.dumps(results, indent=1))
+            with workdir_lib.atomic_path(self.workdir / "model.keras") as tmp:
+                self._float32_copy().save(tmp)
+            workdir_lib.atomic_write_json(self.workdir / "results.json", results)
         return results
 
     def _float32_copy(self):

@@ -10,7 +10,8 @@ import msdnet.cascade.Thresholds
  * The deployment files the Gradle task copied into the assets (docs/deployment-format.md):
  * manifest.json and cascade.tflite always, thresholds.json and budgeted.json when the
  * converted directory had them. Parsed and checked by cascade-core; a file made for
- * another model is refused with its message.
+ * another model, or a cascade.tflite that is not the one manifest.json describes, is refused
+ * with its message.
  */
 class ModelAssets(
     val manifest: Manifest,
@@ -30,6 +31,9 @@ class ModelAssets(
             if (!assets.list("")!!.contains(manifest.cascadeFile)) {
                 throw IllegalStateException("${manifest.cascadeFile} is not in the app's assets")
             }
+            // The model bundled must be the one this manifest was converted with (its sha256
+            // and size); manifests written before digests existed are not checked.
+            assets.open(manifest.cascadeFile).use { manifest.checkFile(manifest.cascadeFile, it) }
             val fromFile = read(assets, "thresholds.json")
                 ?.let { Thresholds.parse(it, "thresholds.json").checkFor(manifest, "thresholds.json") }
             val thresholds = fromFile ?: manifest.thresholds

@@ -1,9 +1,15 @@
 package msdnet.cascade;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -76,10 +82,27 @@ public final class Manifest {
     public final List<Stage> stages;
     /** The thresholds shipped with the model, or null. */
     public final Thresholds thresholds;
+    /**
+     * sha256 (lowercase hex) and size of every file the manifest describes, by file name;
+     * empty for manifests written before digests existed.
+     */
+    private final Map<String, Digest> digests;
+
+    /** What manifest.json records about one of its files. */
+    public static final class Digest {
+        public final String sha256;
+        public final long bytes;
+
+        Digest(String sha256, long bytes) {
+            this.sha256 = sha256;
+            this.bytes = bytes;
+        }
+    }
 
     private Manifest(String family, String model, String mode, int numExits, int numClasses, List<String> labels,
                      TensorSpec input, PreprocessingSpec preprocessing, List<Exit> exits,
-                     String cascadeFile, List<Stage> stages, Thresholds thresholds) {
+                     String cascadeFile, List<Stage> stages, Thresholds thresholds,
+                     Map<String, Digest> digests) {
         this.family = family;
         this.model = model;
         this.mode = mode;
@@ -92,6 +115,7 @@ public final class Manifest {
         this.cascadeFile = cascadeFile;
         this.stages = stages;
         this.thresholds = thresholds;
+        this.digests = digests;
     }
 
     /** Parses and checks the text of a manifest.json named {@code file}. */
@@ -140,8 +164,117 @@ public final class Manifest {
                         + "\", not \"" + model + "\"");
             }
         }
+        Map<String, Digest> digests = parseDigests(o, cascade);
         return new Manifest(family, model, mode, numExits, numClasses, labels, input, preprocessing,
-                exits, cascadeFile, stages, thresholds);
+                exits, cascadeFile, stages, thresholds, digests);
+    }
+
+    /** Every file entry records sha256 and bytes, or none does (an older manifest). */
+    private static Map<String, Digest> parseDigests(JsonObject o, JsonObject cascade) {
+        List<JsonObject> entries = new ArrayList<>(o.objects("exits"));
+        entries.add(cascade);
+        JsonObject early = o.optionalObject("early_exit");
+        if (early != null) {
+            entries.add(early);
+        }
+        Map<String, Digest> out = new LinkedHashMap<>();
+        int with = 0;
+        for (JsonObject e : entries) {
+            if (e.has("sha256")) {
+                with++;
+            }
+        }
+        if (with == 0) {
+            return Collections.unmodifiableMap(out);
+        }
+        if (with != entries.size()) {
+            throw o.fail("exits", "and cascade must all record sha256 or none do (a manifest "
+                    + "edited by hand?)");
+        }
+        for (JsonObject e : entries) {
+            String sha = e.string("sha256");
+            if (!sha.matches("[0-9a-f]{64}")) {
+                throw e.fail("sha256", "must be 64 lowercase hex digits. Received: \"" + sha
+                        + "\"");
+            }
+            long bytes = e.integer("bytes");
+            if (bytes < 1) {
+                throw e.fail("bytes", "must be positive. Received: " + bytes);
+            }
+            out.put(e.string("file"), new Digest(sha, bytes));
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** Whether the manifest records file digests (manifests from before them do not). */
+    public boolean hasDigests() {
+        return !digests.isEmpty();
+    }
+
+    /** The recorded digest of {@code file}, or null. */
+    public Digest digest(String file) {
+        return digests.get(file);
+    }
+
+    /**
+     * Checks that {@code content} is the file {@code file} this manifest describes (size and
+     * sha256), so that files of two conversions are never run together. Does nothing for a
+     * manifest without digests (see {@link #hasDigests()}).
+     *
+     * @throws FormatException naming the file, when it is not the one converted with this
+     *     manifest
+     */
+    public void checkFile(String file, byte[] content) {
+        MessageDigest sha = sha256();
+        sha.update(content);
+        checkDigest(file, content.length, sha);
+    }
+
+    /** {@link #checkFile(String, byte[])} on a stream (read to its end, not closed). */
+    public void checkFile(String file, InputStream content) throws IOException {
+        MessageDigest sha = sha256();
+        byte[] buf = new byte[1 << 16];
+        long size = 0;
+        for (int n; (n = content.read(buf)) > 0; ) {
+            sha.update(buf, 0, n);
+            size += n;
+        }
+        checkDigest(file, size, sha);
+    }
+
+    private void checkDigest(String file, long size, MessageDigest sha) {
+        if (digests.isEmpty()) {
+            return;
+        }
+        Digest want = digests.get(file);
+        if (want == null) {
+            throw new FormatException(file + " is not a file manifest.json describes (it "
+                    + "describes " + digests.keySet() + ")");
+        }
+        String got = hex(sha.digest());
+        if (size != want.bytes || !got.equals(want.sha256)) {
+            throw new FormatException(file + " is not the file manifest.json describes (sha256 "
+                    + want.sha256.substring(0, 12) + "..., " + want.bytes + " bytes; the file has "
+                    + size + " bytes, sha256 " + got.substring(0, 12) + "...): the files come from"
+                    + " different conversions; bundle the files of one conversion (the whole "
+                    + "converted directory)");
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("no SHA-256 in this Java runtime", e);
+        }
+    }
+
+    private static String hex(byte[] bytes) {
+        StringBuilder out = new StringBuilder(bytes.length * 2);
+        for (byte b : bytes) {
+            out.append(String.format(Locale.ROOT, "%02x", b & 0xff));
+        }
+        return out.toString();
     }
 
     private static List<String> parseLabels(JsonObject o, int numClasses) {
