@@ -43,9 +43,11 @@ _PROBE = textwrap.dedent("""
 
 
 def clean_env(**extra):
-    """The environment of a fresh shell: no TensorFlow log settings inherited from pytest."""
+    """The environment of a fresh shell: no TensorFlow log or Keras settings inherited from
+    pytest (importing msdnet_tf.export.qat in-process sets TF_USE_LEGACY_KERAS=1)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_LITE_LOG_SEVERITY", "GRPC_VERBOSITY")}
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_LITE_LOG_SEVERITY", "GRPC_VERBOSITY",
+                        "TF_USE_LEGACY_KERAS")}
     env.update(extra)
     return env
 

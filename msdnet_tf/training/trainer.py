@@ -106,6 +106,12 @@ class Trainer:
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if os.path.lexists(best):
             files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)
+        self.data = None
+        if cfg.model.num_classes == 0:  # "from the data": the model needs the count first
+            if saved_cfg is not None:  # resuming: the count the run was built with
+                cfg.model.num_classes = saved_cfg.model.num_classes
+            else:  # a new workdir: nothing to check before the data is read
+                self.data = data_lib.build_from_config(cfg, self.workdir)
         self.num_exits = config_lib.num_exits(cfg)
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
@@ -124,7 +130,8 @@ class Trainer:
                 raise _state_mismatch(e, saved_cfg, cfg) from None
             logging.info("resuming %s after epoch %d", self.workdir, self.meta["epoch"])
         # The first writes: holdout.json (when new), config.yaml, history.jsonl.
-        self.data = data_lib.build_from_config(cfg, self.workdir)
+        if self.data is None:
+            self.data = data_lib.build_from_config(cfg, self.workdir)
         if self.chief:
             # Atomic: other workers sharing the workdir read it (check_resume_config).
             with workdir_lib.atomic_path(self.workdir / "config.yaml") as tmp:
