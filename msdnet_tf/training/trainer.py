@@ -21,6 +21,7 @@ from msdnet_tf import config as config_lib
 from msdnet_tf import data as data_lib
 from msdnet_tf import flops
 from msdnet_tf.cli import UserError
+from msdnet_tf.training import imta as imta_lib
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
 from msdnet_tf.training.strategy import apply_threads, is_chief, make_strategy, task_suffix
@@ -48,6 +49,7 @@ def check_resume_config(workdir, cfg):
         if getattr(saved, section) != getattr(cfg, section):
             raise UserError(f"{workdir} was trained with a different {section} config (see "
                             f"{saved_path}); use a new --workdir or the same config")
+    imta_lib.check_resume(saved, cfg, workdir)
 
 
 class Trainer:
@@ -58,6 +60,8 @@ class Trainer:
         t = cfg.train
         # Before anything starts TensorFlow's runtime.
         self.threads = apply_threads(t.intra_op_threads, t.inter_op_threads)
+        # IMTA stage 2: the stage-1 run, checked; its hold-out is copied before the data.
+        stage1 = imta_lib.load_stage1(cfg, self.workdir) if t.imta.from_ else None
         keras.mixed_precision.set_global_policy(t.mixed_precision)
         keras.utils.set_random_seed(t.seed)
         self.strategy = strategy or make_strategy(t.strategy)
@@ -76,16 +80,19 @@ class Trainer:
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
             self.model = config_lib.build_model(cfg, sync_bn=t.sync_batchnorm)
+            # Plain, gradient equilibrium or IMTA stage 2 (training/imta.py).
+            self.objective = imta_lib.make_objective(cfg, self.model, stage1)
             optimizer = keras.optimizers.SGD(t.learning_rate, momentum=t.momentum,
                                              nesterov=t.nesterov)
             if t.mixed_precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            optimizer.build(self.model.trainable_variables)
+            optimizer.build(self.objective.variables)
             self.optimizer = optimizer
         self.steps_per_epoch = t.steps_per_epoch or self.data.steps_per_epoch(t.batch_size)
         self.train_step = steps_lib.make_train_step(
-            self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
-            t.batch_size, t.jit_compile)
+            self.objective.model, self.optimizer, self.strategy, self.exit_weights,
+            t.weight_decay, t.batch_size, t.jit_compile, self.objective.variables,
+            self.objective.exit_losses)
         self.eval_step = steps_lib.make_eval_step(self.model, self.strategy, self.num_exits)
         self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
         restored = state_lib.load_state(self.state_dir, self.model, self.optimizer)
@@ -163,6 +170,7 @@ class Trainer:
 
     def finish(self):
         """Best weights -> model.keras; per-exit val/test top-1 -> results.json."""
+        self.objective.restore()
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if best.is_file():
             self.model.load_weights(best)
