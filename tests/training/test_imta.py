@@ -68,6 +68,37 @@ def test_every_later_exit_reaches_block_i_with_weight_one_over_k_minus_i():
                                        rtol=1e-5, atol=1e-7, err_msg=f"exit {j}, block {i}")
 
 
+class _StopGradientRule(imta.GradientEquilibrium):
+    """The same two rescale points written another way: w * x + stop_gradient((1 - w) * x)."""
+
+    def head_input(self, k, x):
+        def rescale(t, w):
+            return keras.layers.Lambda(lambda v: w * v + tf.stop_gradient((1.0 - w) * v))(t)
+
+        n = self.num_exits
+        head = rescale(x, 1.0 / (n - k))
+        return head, head if k == n - 1 else rescale(head, float(n - k - 1))
+
+
+def test_rescale_layers_give_the_gradients_of_the_rule():
+    """Every variable's gradient of the summed loss, against a second implementation."""
+    model = MSDNet(**SMALL)
+    graph, x = model.graph(), tf.constant(_images())
+
+    def grads(taps):
+        with tf.GradientTape() as tape:
+            carried, loss = {"image": x}, 0.0
+            for k in range(model.num_exits):
+                logits, carried = model.apply_exit(graph, k, carried, taps)
+                loss += tf.reduce_sum(tf.sin(logits) * (k + 1))
+        return tape.gradient(loss, model.trainable_variables)
+
+    for got, want, v in zip(grads(imta.GradientEquilibrium(K)), grads(_StopGradientRule(K)),
+                            model.trainable_variables):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=v.path)
+
+
 def test_forward_is_bit_identical_and_leaves_no_trace(tmp_path):
     cfg = config_lib.load_config(None, SMALL_OVERRIDES + ["train.gradient_equilibrium=true"])
     model = config_lib.build_model(cfg)
