@@ -222,6 +222,9 @@ def test_stage2_trains_the_heads_only(backbone_bn):
         assert moved and all("moving_mean" in p or "moving_variance" in p for p in moved)
     objective.restore()
     assert all(layer.trainable for layer in model.layers)
+    # The teacher (stage 1's last Dense) is training-only: the deployed model never holds it.
+    assert imta.TEACHER in [l.name for l in objective.model.layers]
+    assert imta.TEACHER not in [l.name for l in model.layers]
 
 
 @pytest.mark.parametrize("stop_gradient", [False, True])
