@@ -13,6 +13,8 @@ Trains (and evaluates with `msdnet_tf.evaluate`) per seed, every run in ROOT/<va
     imta       stage 2 from ge_half, the other half of the steps: equal total steps to plain
     imta_long  stage 2 from ge, full epochs: the authors' recipe (stage 1 + as many epochs
                again), twice the budget
+    isc_long   the same with train.imta.gamma=0: ISC heads without distillation (ablation)
+    plain_long plain training for twice the epochs: the control at imta_long's step count
 Each half keeps the step schedule (lr x lr_decay at the same fractions of its own epochs).
 `--report` averages the runs over seeds into OUTPUT.json, OUTPUT.md (per-exit test top-1,
 FLOPs, budgeted-batch points) and OUTPUT.png (budgeted curves).
@@ -33,12 +35,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-VARIANTS = ("plain", "ge", "ge_half", "imta", "imta_long")
+VARIANTS = ("plain", "ge", "ge_half", "imta", "imta_long", "isc_long", "plain_long")
 LABELS = {"plain": "plain (sum of CE)", "ge": "GE",
           "imta": "GE + ISC + KD, equal steps (1/2 + 1/2)",
           "imta_long": "GE + ISC + KD, authors' recipe (1 + 1, 2x steps)",
-          "ge_half": "GE, first half (stage 1 of imta)"}
-Q_SHOWN = (0.25, 0.5, 1.0, 2.0)  # budgeted points listed in the table
+          "ge_half": "GE, first half (stage 1 of imta)",
+          "isc_long": "GE + ISC, no KD (gamma 0), 1 + 1",
+          "plain_long": "plain, 2x epochs (2x steps)"}
+Q_SHOWN = (0.25, 0.5, 1.0, 1.5)  # budgeted points listed in the table
 
 
 def steps_per_epoch(config, overrides):
@@ -89,6 +93,8 @@ def run_all(config, root, seeds, extra):
             "imta": [*base, f"train.imta.from={root / f'ge_half_s{seed}'}",
                      f"train.steps_per_epoch={steps - first}"],
             "imta_long": [*base, f"train.imta.from={root / f'ge_s{seed}'}"],
+            "isc_long": [*base, f"train.imta.from={root / f'ge_s{seed}'}", "train.imta.gamma=0"],
+            "plain_long": [*base, f"train.epochs={2 * cfg.train.epochs}"],
         }
         for name, overrides in runs.items():
             print(f"{name} seed {seed}", flush=True)
