@@ -17,7 +17,7 @@ family's name.
 import dataclasses
 import importlib
 
-FAMILIES = ("msdnet",)
+FAMILIES = ("msdnet", "ranet")
 DEFAULT = "msdnet"
 
 
