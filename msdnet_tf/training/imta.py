@@ -4,8 +4,9 @@ Training Adaptive Deep Networks", ICCV 2019; docs/imta.md).
 Stage 1, `train.gradient_equilibrium`: identity layers whose backward pass multiplies by a
 weight, on the tensor x_k = `head_key(k)` of every stage k of K: classifier k reads
 GR(1/(K-k))(x_k), later stages GR(K-k-1) of that. Every exit j >= k then reaches x_k with
-weight 1/(K-k) wherever x_k feeds later exits only through what stage k carries on (a chain,
-as in MSDNet). Loss: the plain sum of cross-entropies.
+weight 1/(K-k) wherever every route from x_k to exit j passes each rescale point in between
+(a chain, as in MSDNet; where RANet's fusion blocks skip points, see docs/imta.md). Loss: the
+plain sum of cross-entropies.
 
 Stage 2, `train.imta.from: STAGE1_RUN`: the backbone (everything but the heads) is the
 stage-1 run's, frozen; new inline-subnetwork-collaboration heads (`models.heads`) train with
