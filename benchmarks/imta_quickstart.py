@@ -150,6 +150,9 @@ def _markdown_family(title, data):
              f" steps, stage 2: {data['plan']['epochs']} x "
              f"{data['plan']['stage2_steps_per_epoch']}; seeds {data['plan']['seeds']}.", ""]
     variants = data["variants"]
+    for v in variants.values():  # a variant not run for every seed says so
+        if v["seeds"] < len(data["plan"]["seeds"]) and "seed" not in v["label"]:
+            v["label"] += f" [{v['seeds']} of {len(data['plan']['seeds'])} seeds]"
     k = len(next(iter(variants.values()))["test_top1_mean"])
     header = "| variant | " + " | ".join(f"exit {i}" for i in range(k)) + " |"
     lines += ["Per-exit test top-1 (%), mean of the seeds (each seed in brackets):", "",
