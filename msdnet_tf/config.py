@@ -12,6 +12,7 @@ so a key of another family is an error that says which family it belongs to.
 """
 
 import dataclasses
+import keyword
 import typing
 from pathlib import Path
 
@@ -64,6 +65,28 @@ class DataConfig:
 
 
 @dataclasses.dataclass
+class ImtaConfig:
+    """Stage 2 of IMTA (Li et al., ICCV 2019), `train.imta.*`: docs/imta.md.
+
+    With `from` set, training freezes the backbone of that stage-1 run and trains
+    inline-subnetwork-collaboration heads with one-for-all distillation.
+    """
+    # The finished stage-1 run directory; empty = no stage 2. YAML key `from`.
+    from_: str = ""
+    # Exits 0..K-2: (1 - gamma) * CE + gamma * T^2 * KL(teacher/T || exit/T).
+    gamma: float = 0.1
+    temperature: float = 1.0
+    # code: PyTorch's KLDivLoss 'mean' (per-sample KL / num_classes), as the authors';
+    # batchmean: the per-sample KL.
+    kd_reduction: str = "code"
+    # Stop the gradient of exit k's loss into exit k - 1 (the paper's text; not the code).
+    isc_stop_gradient: bool = False
+    # Frozen backbone's BatchNorm: train = batch statistics and moving averages updated
+    # (the authors' model.train()); frozen = inference mode, nothing in the backbone changes.
+    backbone_bn: str = "train"
+
+
+@dataclasses.dataclass
 class TrainConfig:
     epochs: int = 300
     batch_size: int = 64
@@ -89,6 +112,10 @@ class TrainConfig:
     # 0 = one pass over the training split per epoch.
     steps_per_epoch: int = 0
     seed: int = 0
+    # IMTA gradient equilibrium (stage 1): every later exit's gradient reaches block k of K
+    # with weight 1 / (K - k) on the tensor classifier k reads (docs/imta.md).
+    gradient_equilibrium: bool = False
+    imta: ImtaConfig = dataclasses.field(default_factory=ImtaConfig)
 
 
 @dataclasses.dataclass
@@ -125,7 +152,27 @@ _CHOICES = {
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
+    "train.imta.kd_reduction": ("code", "batchmean"),
+    "train.imta.backbone_bn": ("train", "frozen"),
 }
+
+
+def _field_name(key):
+    """The dataclass field of a config key: a Python keyword gets a trailing `_` (from_)."""
+    return f"{key}_" if keyword.iskeyword(key) else key
+
+
+def _key_name(field_name):
+    stripped = field_name[:-1]
+    return stripped if field_name.endswith("_") and keyword.iskeyword(stripped) else field_name
+
+
+def _get(cfg, key):
+    """The value at a dotted key, e.g. train.imta.from."""
+    value = cfg
+    for part in key.split("."):
+        value = getattr(value, _field_name(part))
+    return value
 
 
 def _check_type(key, value, hint):
@@ -158,7 +205,8 @@ def _check_type(key, value, hint):
 
 
 def _section_types(section):
-    return typing.get_type_hints(type(section))
+    """{config key: type} of a section (keys as written in YAML)."""
+    return {_key_name(name): hint for name, hint in typing.get_type_hints(type(section)).items()}
 
 
 def _families_with_key(key):
@@ -200,7 +248,7 @@ def _switch_family(old, name, source):
     return new
 
 
-def _apply(cfg, section_name, values, source):
+def _apply(cfg, section_name, values, source, section=None):
     if not isinstance(values, dict):
         raise ConfigError(f"{section_name} in {source} must be a mapping. Received: {values!r}")
     if section_name == "model" and "family" in values:
@@ -208,14 +256,17 @@ def _apply(cfg, section_name, values, source):
         if name != cfg.model.family:
             cfg.model = _switch_family(cfg.model, name, source)
         values = {k: v for k, v in values.items() if k != "family"}
-    section = getattr(cfg, section_name)
+    section = section if section is not None else getattr(cfg, section_name)
     hints = _section_types(section)
     for key, value in values.items():
         if key not in hints:
             raise _unknown_key(section_name, key, hints, source, cfg)
         if section_name == "data" and key == "augment" and isinstance(value, bool):
             value = "default" if value else "none"  # What true/false meant before the rules.
-        setattr(section, key, _check_type(f"{section_name}.{key}", value, hints[key]))
+        if dataclasses.is_dataclass(hints[key]):  # a nested section, e.g. train.imta
+            _apply(cfg, f"{section_name}.{key}", value, source, getattr(section, _field_name(key)))
+            continue
+        setattr(section, _field_name(key), _check_type(f"{section_name}.{key}", value, hints[key]))
 
 
 def merge(cfg, overrides, source="overrides"):
@@ -235,20 +286,23 @@ def merge(cfg, overrides, source="overrides"):
 
 
 def parse_override(text):
-    """Turns 'section.key=value' into {'section': {'key': value}}."""
+    """Turns 'section.key=value' into {'section': {'key': value}} (or section.sub.key=value)."""
     if "=" not in text:
         raise ConfigError(f"--override must look like section.key=value. Received: {text!r}")
     path, raw = text.split("=", 1)
     parts = path.strip().split(".")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) not in (2, 3) or not all(parts):
         raise ConfigError(
-            f"--override key must be section.key (e.g. model.num_blocks). Received: {path!r}"
+            f"--override key must be section.key (e.g. model.num_blocks) or section.sub.key "
+            f"(e.g. train.imta.gamma). Received: {path!r}"
         )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise ConfigError(f"--override {path}: value {raw!r} is not valid YAML ({e})") from None
-    return {parts[0]: {parts[1]: value}}
+    for part in reversed(parts[1:]):
+        value = {part: value}
+    return {parts[0]: value}
 
 
 def load_yaml(path):
@@ -300,7 +354,12 @@ def resolve_num_classes(cfg):
 
 
 def to_dict(cfg):
-    return dataclasses.asdict(cfg)
+    def keys(value):
+        if isinstance(value, dict):
+            return {_key_name(k): keys(v) for k, v in value.items()}
+        return value
+
+    return keys(dataclasses.asdict(cfg))
 
 
 def from_dict(data, source="config"):
@@ -326,8 +385,7 @@ def _validate_choices(cfg):
     _require(dataset in registry.DATASETS or registry.is_dynamic(dataset), "data.dataset",
              dataset, f"must be one of {registry.dataset_names_help()}")
     for key, choices in _CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
+        value = _get(cfg, key)
         _require(value in choices, key, value, f"must be one of {', '.join(choices)}")
     for name, choices in family_lib.get(cfg.model.family).choices.items():
         value = getattr(cfg.model, name)
@@ -349,6 +407,9 @@ def _validate_train(t):
     _require(t.steps_per_epoch >= 0, "train.steps_per_epoch", t.steps_per_epoch, "must be >= 0")
     _require(all(w >= 0 for w in t.exit_weights), "train.exit_weights", t.exit_weights,
              "must be non-negative")
+    i = t.imta
+    _require(0 <= i.gamma <= 1, "train.imta.gamma", i.gamma, "must be in [0, 1]")
+    _require(i.temperature > 0, "train.imta.temperature", i.temperature, "must be > 0")
 
 
 def _validate_cross(cfg):
@@ -404,6 +465,12 @@ def num_exits(cfg):
     return family_lib.get(cfg.model.family).num_exits(model_kwargs(cfg))
 
 
+def exit_heads(cfg):
+    """The exits' heads: "isc" for IMTA's stage 2 (train.imta.from set), else "plain"."""
+    return "isc" if cfg.train.imta.from_ else "plain"
+
+
 def build_model(cfg, **extra):
     """The (untrained) Keras model `cfg` describes; `extra`: e.g. sync_bn=True."""
-    return family_lib.get(cfg.model.family).build(model_kwargs(cfg), **extra)
+    return family_lib.get(cfg.model.family).build(model_kwargs(cfg), exit_heads=exit_heads(cfg),
+                                                  **extra)

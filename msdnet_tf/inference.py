@@ -37,7 +37,8 @@ def load_run(workdir):
         model_path, hint=f"write it again from the run's checkpoint: python -m msdnet_tf.train "
                          f"--config {cfg_path} --workdir {workdir}")
     if (getattr(model, "family", None) != cfg.model.family
-            or getattr(model, "arch", None) != config_lib.model_kwargs(cfg)):
+            or getattr(model, "arch", None) != config_lib.model_kwargs(cfg)
+            or getattr(model, "exit_heads", None) != config_lib.exit_heads(cfg)):
         raise UserError(f"{model_path} does not match the model section of {cfg_path}")
     return cfg, model
 

@@ -67,8 +67,12 @@ class TfKerasFactory:
     """`make(cls, name, **kwargs)` of the blocks, creating the tf_keras layer of that class name.
 
     A custom layer class of ours names its tf_keras twin with a `tf_keras_class()`
-    classmethod; every other class is looked up by name in `tf_keras.layers`.
+    classmethod; every other class is looked up by name in `tf_keras.layers`. BN runs in
+    inference mode, so ISC heads get their BN folded into the Dense before it
+    (`models.heads.fold_isc_bn_weights`).
     """
+
+    fold_isc_bn = True
 
     def __call__(self, cls, name, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
@@ -86,10 +90,12 @@ def build_float_model(cfg):
 
     graph_class = family.get(cfg.model.family).model_class.graph_class
     arch = config_lib.model_kwargs(cfg)
-    graph = graph_class(arch, False, TfKerasFactory())
+    factory = TfKerasFactory()
+    graph = graph_class(arch, False, factory)
     size = arch["image_size"]
     image = tf_keras.Input((size, size, 3), name="image")
-    outputs, carried = base.apply_graph(graph, image)
+    outputs, carried = base.apply_graph(graph, image, config_lib.exit_heads(cfg), factory,
+                                        arch["num_classes"])
     boundaries = [{key: _layer_of(t) for key, t in c.items()} for c in carried]
     return tf_keras.Model(image, outputs, name=cfg.model.family), boundaries
 
@@ -100,6 +106,9 @@ def _layer_of(tensor):
 
 def load_weights(model, weights):
     """Copies `weights` ({"layer/i": array}) in by layer name and checks the reference logits."""
+    from msdnet_tf.models.heads import fold_isc_bn_weights
+
+    weights = fold_isc_bn_weights(dict(weights))
     for layer in model.layers:
         if layer.weights:
             layer.set_weights([weights[f"{layer.name}/{i}"] for i in range(len(layer.weights))])

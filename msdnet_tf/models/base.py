@@ -4,6 +4,7 @@ A family (one folder under `msdnet_tf/models/`) describes its network as a
 *graph*: an object built over a layer factory `make(cls, name, **kwargs)` with
 
     num_exits                  K
+    make                       the layer factory it was built over
     image_input(batch_size)    the image Input
     trunk(k, carried)          the layers between exit k - 1 and exit k:
                                {name: tensor} in (for k = 0: {"image": x}),
@@ -11,10 +12,14 @@ A family (one folder under `msdnet_tf/models/`) describes its network as a
                                and every later trunk read
     head_key(k)                the carried tensor classifier k reads
     head(k, x)                 classifier k on that tensor -> logits
+    head_features(k, x)        classifier k up to its last Dense: the pooled
+                               vector f_k that Dense reads ([N, C_k])
     depth(k)                   dense layers on the way to exit k (for tables)
 
 `MultiExitModel` turns any graph into a functional Keras model with outputs
-`exit_0 ... exit_{K-1}`, and gives every downstream tool the same interface:
+`exit_0 ... exit_{K-1}`, with the family's own classifiers (exit_heads="plain")
+or IMTA's inline subnetwork collaboration heads built on `head_features`
+("isc", `msdnet_tf.models.heads`), and gives every downstream tool the same interface:
 `exit_model(k)` (image -> logits of exit k alone), `stage_models()` (one model
 per exit; stage k maps what stage k - 1 carried, by name, to its logits and
 what it carries on), `plan`, `num_exits`, `reference_names()`. Sub-graphs are
@@ -23,6 +28,8 @@ with the model instead of copying them.
 """
 
 import keras
+
+from msdnet_tf.models import heads as heads_lib
 
 
 class LayerFactory:
@@ -43,13 +50,17 @@ class LayerFactory:
         return cls(name=name, **kwargs)
 
 
-def apply_graph(graph, image):
-    """Runs `graph` from `image`: ({"exit_k": logits}, [carried dict after trunk k])."""
+def apply_graph(graph, image, exit_heads="plain", make=None, num_classes=None, sync_bn=False,
+                taps=None):
+    """Runs `graph` from `image`: ({"exit_k": logits}, [carried dict after stage k]).
+
+    exit_heads, make, num_classes, sync_bn, taps: see `heads.apply_exit`.
+    """
     carried, outputs, boundaries = {"image": image}, {}, []
     for k in range(graph.num_exits):
-        carried = graph.trunk(k, carried)
+        outputs[f"exit_{k}"], carried = heads_lib.apply_exit(
+            graph, k, carried, exit_heads, make, num_classes, sync_bn, taps)
         boundaries.append(dict(carried))
-        outputs[f"exit_{k}"] = graph.head(k, carried[graph.head_key(k)])
     return outputs, boundaries
 
 
@@ -58,17 +69,19 @@ class MultiExitModel(keras.Model):
 
     Subclasses set `family` (the config's `model.family`), `graph_class`
     (called as `graph_class(arch, sync_bn, make)`), and pass their validated
-    keyword arguments as `arch`.
+    keyword arguments as `arch`. `exit_heads`: "plain" or "isc" (`heads`).
     """
 
     family = None
     graph_class = None
 
-    def __init__(self, arch, sync_bn=False, **kwargs):
+    def __init__(self, arch, sync_bn=False, exit_heads="plain", **kwargs):
+        heads_lib.check_exit_heads(exit_heads)
+        self.exit_heads = exit_heads
         factory = LayerFactory()
         graph = self.graph_class(arch, sync_bn, factory)
         image = graph.image_input()
-        outputs, _ = apply_graph(graph, image)
+        outputs, _ = apply_graph(graph, image, exit_heads, factory, arch["num_classes"], sync_bn)
         kwargs.setdefault("name", self.family)
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.arch = arch
@@ -97,7 +110,7 @@ class MultiExitModel(keras.Model):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "sync_bn": self.sync_bn,
-                **self.arch}
+                "exit_heads": self.exit_heads, **self.arch}
 
     @classmethod
     def from_config(cls, config):
@@ -106,6 +119,11 @@ class MultiExitModel(keras.Model):
     def graph(self):
         """The family graph over this model's own layers."""
         return self.graph_class(self.arch, self.sync_bn, LayerFactory(self))
+
+    def apply_exit(self, graph, k, carried, taps=None):
+        """Stage k of `graph` (over this model's layers): (logits, carried on); see `heads`."""
+        return heads_lib.apply_exit(graph, k, carried, self.exit_heads, graph.make,
+                                    self.num_classes, self.sync_bn, taps)
 
     def _check_exit(self, k):
         if not (isinstance(k, int) and 0 <= k < self.num_exits):
@@ -118,9 +136,8 @@ class MultiExitModel(keras.Model):
         graph = self.graph()
         image = graph.image_input(batch_size)
         carried = {"image": image}
-        for b in range(k + 1):
-            carried = graph.trunk(b, carried)
-        logits = graph.head(k, carried[graph.head_key(k)])
+        for b in range(k + 1):  # ISC heads: exit k reads the logits of exits 0 .. k - 1
+            logits, carried = self.apply_exit(graph, b, carried)
         return keras.Model(image, logits, name=f"exit_{k}")
 
     def stage_models(self, batch_size=None):
@@ -141,8 +158,8 @@ class MultiExitModel(keras.Model):
                 inputs = {key: keras.Input(t.shape[1:], batch_size=batch_size, name=key)
                           for key, t in prev.items()}
                 carried = dict(inputs)
-            carried = graph.trunk(k, carried)
-            outputs = {"logits": graph.head(k, carried[graph.head_key(k)])}
+            logits, carried = self.apply_exit(graph, k, carried)
+            outputs = {"logits": logits}
             prev = None
             if k < self.num_exits - 1:
                 prev = carried

@@ -25,6 +25,7 @@ from msdnet_tf import files, flops
 from msdnet_tf import workdir as workdir_lib
 from msdnet_tf.cli import UserError
 from msdnet_tf.progress import Progress
+from msdnet_tf.training import imta as imta_lib
 from msdnet_tf.training import state as state_lib
 from msdnet_tf.training import steps as steps_lib
 from msdnet_tf.training.strategy import apply_threads, is_chief, make_strategy, task_suffix
@@ -57,6 +58,7 @@ def check_resume_config(workdir, cfg):
         if getattr(saved, section) != getattr(cfg, section):
             raise UserError(f"{workdir} was trained with a different {section} config (see "
                             f"{saved_path}); use a new --workdir or the same config")
+    imta_lib.check_resume(saved, cfg, workdir)
     return saved
 
 
@@ -66,9 +68,9 @@ def _state_mismatch(error, saved, cfg):
         why = ("and its config.yaml is missing, so the settings it was trained with are "
                "unknown: run the command that started this workdir, or use a new --workdir")
     else:
-        changed = [f"train.{k} (saved {v!r}, now {getattr(cfg.train, k)!r})"
-                   for k, v in dataclasses.asdict(saved.train).items()
-                   if getattr(cfg.train, k) != v]
+        now = dataclasses.asdict(cfg.train)
+        changed = [f"train.{k} (saved {v!r}, now {now[k]!r})"
+                   for k, v in dataclasses.asdict(saved.train).items() if now[k] != v]
         why = (f"because this command changes {', '.join(changed)}: resume with the saved "
                "values or use a new --workdir" if changed else
                "though the config matches: it was written by another version of this code "
@@ -102,6 +104,11 @@ class Trainer:
     def _setup(self):
         cfg, t = self.cfg, self.cfg.train
         saved_cfg = check_resume_config(self.workdir, cfg)
+        stage1 = None
+        if t.imta.from_:
+            # IMTA stage 2: the stage-1 run, checked; its hold-out is copied before the data.
+            stage1 = imta_lib.load_stage1(cfg, self.workdir)
+            keras.utils.set_random_seed(t.seed)  # the new heads' draws as without the load
         state = state_lib.read_state(self.state_dir)
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if os.path.lexists(best):
@@ -116,11 +123,13 @@ class Trainer:
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
             self.model = config_lib.build_model(cfg, sync_bn=t.sync_batchnorm)
+            # Plain, gradient equilibrium or IMTA stage 2 (training/imta.py).
+            self.objective = imta_lib.make_objective(cfg, self.model, stage1)
             optimizer = keras.optimizers.SGD(t.learning_rate, momentum=t.momentum,
                                              nesterov=t.nesterov)
             if t.mixed_precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            optimizer.build(self.model.trainable_variables)
+            optimizer.build(self.objective.variables)
             self.optimizer = optimizer
         self.meta = {"epoch": 0, "best_val_top1": -1.0, "best_epoch": 0, "history": []}
         if state is not None:
@@ -138,8 +147,9 @@ class Trainer:
                 config_lib.save_config(cfg, tmp)
         self.steps_per_epoch = t.steps_per_epoch or self.data.steps_per_epoch(t.batch_size)
         self.train_step = steps_lib.make_train_step(
-            self.model, self.optimizer, self.strategy, self.exit_weights, t.weight_decay,
-            t.batch_size, t.jit_compile)
+            self.objective.model, self.optimizer, self.strategy, self.exit_weights,
+            t.weight_decay, t.batch_size, t.jit_compile, self.objective.variables,
+            self.objective.exit_losses)
         self.eval_step = steps_lib.make_eval_step(self.model, self.strategy, self.num_exits)
         if self.chief:
             state_lib.write_history(self.workdir / "history.jsonl", self.meta["history"])
@@ -221,6 +231,7 @@ class Trainer:
 
     def finish(self):
         """Best weights -> model.keras; per-exit val/test top-1 -> results.json."""
+        self.objective.restore()
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if best.is_file():
             files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)

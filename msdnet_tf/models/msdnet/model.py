@@ -3,7 +3,7 @@
 import keras
 
 from msdnet_tf.models import base
-from msdnet_tf.models.blocks import apply_classifier
+from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
 from msdnet_tf.models.msdnet import blocks, plan as plan_lib, weights
 
 
@@ -48,6 +48,10 @@ class MSDNetGraph:
     def head(self, b, x):
         return apply_classifier(self.make, x, b, self.arch["stem"], self.arch["num_classes"],
                                 self.pool_side, self.sync_bn)
+
+    def head_features(self, b, x):
+        return apply_classifier_features(self.make, x, b, self.arch["stem"], self.pool_side,
+                                         self.sync_bn)
 
     def depth(self, b):
         return sum(len(block.layers) for block in self.plan.blocks[:b + 1])

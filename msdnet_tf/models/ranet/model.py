@@ -3,7 +3,7 @@
 import keras
 
 from msdnet_tf.models import base
-from msdnet_tf.models.blocks import apply_classifier
+from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
 from msdnet_tf.models.ranet import blocks, plan as plan_lib, weights
 
 
@@ -108,11 +108,18 @@ class RANetGraph:
         return {name: tensors[name] for name in self.carry[k]}
 
     def head_key(self, k):
+        """The output of the plain block exit k follows, which the classifier reads and the
+        later blocks read (IMTA rescales both there, docs/imta.md)."""
         return self.out_name(*self.plan.exits[k])
 
     def head(self, k, x):
         return apply_classifier(self.make, x, k, self.arch["stem"], self.arch["num_classes"],
                                 self.pool_side, self.sync_bn)
+
+    def head_features(self, k, x):
+        """Classifier k up to its Dense: the pooled vector IMTA's ISC head reads."""
+        return apply_classifier_features(self.make, x, k, self.arch["stem"], self.pool_side,
+                                         self.sync_bn)
 
     def depth(self, k):
         """Dense layers of the exit's sub-network up to its block."""
