@@ -93,14 +93,14 @@ class _Checker:
             self.fail(where, f"must name a file in the same directory. Received: {value!r}")
         return value
 
-    def tensor(self, t, where):
+    def tensor(self, t, where, unbatched=()):
         self.obj(t, where, ("name", "shape", "dtype"))
         name = self.string(t["name"], f"{where} name")
         where = f"{where} {name}"
         shape = self.lst(t["shape"], f"{where} shape")
         for d in shape:
             self.integer(d, f"{where} shape", low=1)
-        if shape and shape[0] != 1:
+        if shape and shape[0] != 1 and name not in unbatched:
             self.fail(f"{where} shape", f"must have batch 1. Received: {shape}")
         dtype = self.string(t["dtype"], f"{where} dtype", DTYPES)
         q = t.get("quantization")
@@ -114,7 +114,9 @@ class _Checker:
             self.fail(f"{where} quantization", f"must be null for {dtype}. Received: {_short(q)}")
         return {"shape": shape, "dtype": dtype, "quantization": q}
 
-    def signature(self, entry, where):
+    def signature(self, entry, where, unbatched=()):
+        """{"inputs"|"outputs": {name: spec}}; tensors named in `unbatched` (early_exit's
+        `thresholds`, one per exit) have no batch dimension."""
         specs = {}
         for side in ("inputs", "outputs"):
             tensors = self.lst(entry.get(side), f"{where} {side}")
@@ -122,7 +124,7 @@ class _Checker:
                 self.fail(f"{where} {side}", "must not be empty")
             specs[side] = {}
             for t in tensors:
-                spec = self.tensor(t, f"{where} {side}")
+                spec = self.tensor(t, f"{where} {side}", unbatched)
                 if t["name"] in specs[side]:
                     self.fail(f"{where} {side}", f"name {t['name']!r} twice")
                 specs[side][t["name"]] = spec
@@ -173,7 +175,11 @@ def validate(manifest, path, models_dir=None):
         c.obj(early, "early_exit", ("file", "signature", "inputs", "outputs"))
         c.file_name(early["file"], "early_exit file")
         c.string(early["signature"], "early_exit signature")
-        c.signature(early, "early_exit")
+        specs = c.signature(early, "early_exit", unbatched=("thresholds",))
+        thresholds = specs["inputs"].get("thresholds")
+        if thresholds is not None and thresholds["shape"] != [k]:
+            c.fail("early_exit inputs thresholds shape", f"must be [{k}] (one per exit). "
+                   f"Received: {thresholds['shape']}")
     if manifest.get("thresholds") is not None:
         _check_thresholds(c, manifest, path, k)
     source = manifest.get("source")
