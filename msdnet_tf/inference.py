@@ -38,7 +38,7 @@ def load_run(workdir):
     except Exception as e:  # noqa: BLE001 - any failure here is a damaged file
         raise UserError(f"cannot load {model_path}: {e}") from None
     if (getattr(model, "family", None) != cfg.model.family
-            or getattr(model, "arch", None) != config_lib.model_kwargs(cfg)):
+            or getattr(model, "model_kwargs", None) != config_lib.model_kwargs(cfg)):
         raise UserError(f"{model_path} does not match the model section of {cfg_path}")
     return cfg, model
 

@@ -49,7 +49,7 @@ def load_for_export(workdir, config_path=None, overrides=()):
     for text in overrides:
         config_lib.merge(cfg, config_lib.parse_override(text), source=f"--override {text}")
     config_lib.validate(cfg)
-    if cfg.model.family != model.family or config_lib.model_kwargs(cfg) != model.arch:
+    if cfg.model.family != model.family or config_lib.model_kwargs(cfg) != model.model_kwargs:
         raise UserError(f"the model section cannot change: the weights in {workdir} were trained "
                         "with the model section of its config.yaml")
     return cfg, model
