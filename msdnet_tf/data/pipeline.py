@@ -87,6 +87,8 @@ class DataBundle:
         self._index = {"train": train, "val": self.holdout, "test": test, "train_eval": train}
         self.num_train, self.num_val, self.num_test = len(train), len(self.holdout), len(test)
         self._workdir, self._tensors = workdir, {}
+        # Resolution-switchable training: batches hold one crop per side (see multiscale).
+        self.train_sizes = None
         logging.info("%s from %s: %d train, %d val (hold-out), %d test images.", self.dataset,
                      source.origin, self.num_train, self.num_val, self.num_test)
 
@@ -161,6 +163,9 @@ class DataBundle:
     def train_dataset_fn(self, input_context, global_batch_size):
         """Augmented, shuffled, repeat-forever training batches (images, labels).
 
+        With `train_sizes` set, images is a tuple with one batch per side (the
+        same crops, `multiscale.preprocess_resolutions`).
+
         For `strategy.distribute_datasets_from_function(lambda ctx:
         bundle.train_dataset_fn(ctx, B))`; `input_context=None` means one pipeline.
         Each input pipeline reads its own shard and yields per-replica batches of
@@ -189,6 +194,13 @@ class DataBundle:
 
         def prepare(element, seed):
             image, label = load(element)
+            if self.train_sizes:
+                from msdnet_tf.data.multiscale import preprocess_resolutions
+
+                if not augment:
+                    return tuple(preprocess(self.dataset, image, s) for s in self.train_sizes), \
+                        label
+                return preprocess_resolutions(self.dataset, image, self.train_sizes, seed), label
             return preprocess(self.dataset, image, self.image_size, training=augment,
                               seed=seed), label
 
@@ -199,17 +211,19 @@ class DataBundle:
         """`train_dataset_fn(None, global_batch_size)`: one pipeline, no strategy."""
         return self.train_dataset_fn(None, global_batch_size)
 
-    def eval_dataset(self, split, batch_size):
+    def eval_dataset(self, split, batch_size, image_size=None):
         """Batches (float32 images, int32 labels) of "val", "test" or "train_eval".
 
-        Test-time preprocessing, fixed order; the last batch may be smaller.
+        Test-time preprocessing (at `image_size`, default the bundle's), fixed
+        order; the last batch may be smaller.
         """
+        size = image_size or self.image_size
         self._check_split(split)
         if split == "train":
             raise DataError('eval_dataset takes "val", "test" or "train_eval"; use '
                             'train_dataset_fn for "train"')
         ds = self.raw_dataset(split).map(
-            lambda image, label: (preprocess(self.dataset, image, self.image_size), label),
+            lambda image, label: (preprocess(self.dataset, image, size), label),
             num_parallel_calls=self._parallel())
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
