@@ -3,7 +3,8 @@
     python tflite/benchmark.py --models OUT --threads 1 2
 
 OUT is a tflite/convert.py output directory, or a directory of them (one per
-quantisation mode). For every model directory and thread count this writes
+quantisation mode). A resolution-switchable model is timed at every (resolution,
+exit): latency_<n>t.json then lists every side under `resolutions`. For every model directory and thread count this writes
 `latency_<n>t.json` (the format `msdnet_tf.evaluate --budget-ms` and the harness
 read; see docs/deployment-format.md) and `accuracy_latency_<n>t.png`, prints a
 table, and with --harness-images runs the real cascade on test images to
@@ -67,7 +68,7 @@ def main(argv=None):
     p.add_argument("--summary", help="write every result into this JSON file too")
     args = p.parse_args(argv)
     cli.quiet_tensorflow()
-    from msdnet_tf.runtime.benchmark import (benchmark, find_model_dirs, machine,
+    from msdnet_tf.runtime.benchmark import (benchmark_resolutions, find_model_dirs, machine,
                                              plot_accuracy_latency, ratios)
     from msdnet_tf.runtime.manifest import load_manifest
 
@@ -79,11 +80,14 @@ def main(argv=None):
     for d in dirs:
         manifest = load_manifest(d)
         for n in args.threads:
-            lat = benchmark(d, n, args.reps, args.warmup)
+            lat = benchmark_resolutions(d, n, args.reps, args.warmup)
             checks = ratios(lat)
             (d / f"latency_{n}t.json").write_text(json.dumps(lat, indent=1))
             print(f"\n== {d} ({lat['mode']}, {n} thread(s)) ==")
-            print(table(lat, checks))
+            for side in lat.get("resolutions", [lat]):
+                if "resolutions" in lat:
+                    print(f"-- {side['resolution']}x{side['resolution']}")
+                print(table(side, ratios(side)))
             report, line = None, None
             if args.harness_images:
                 report, line = _harness(d, manifest, lat, args.harness_images, n)

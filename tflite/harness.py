@@ -5,6 +5,13 @@
     python tflite/harness.py --models OUT --images photos/ --q 0.5 --workdir runs/quickstart
     python tflite/harness.py --models OUT --dataset fashion_mnist --deadline-ms 0.8 \
         --latency latency.json
+    python tflite/harness.py --models OUT --dataset fashion_mnist --budget-ms 0.3 \
+        --latency OUT/latency_1t.json --workdir runs/qs_switch
+
+For a resolution-switchable model (manifest.json lists `resolutions`) a budget picks the
+input side and its thresholds (best hold-out accuracy within the budget, from the run's
+per-side logits and, for --budget-ms, the per-side latencies of tflite/benchmark.py);
+--resolution R forces a side.
 
 Runs cascade.tflite stage by stage on the LiteRT runtime (the one a phone uses),
 stopping at the first exit whose max softmax probability reaches its threshold,
@@ -41,6 +48,9 @@ def build_parser():
     p.add_argument("--latency", help="latency.json of tflite/benchmark.py for this device")
     p.add_argument("--workdir", help="the training run (hold-out logits for --q/--budget-*); "
                                      "default: the one named in manifest.json")
+    p.add_argument("--resolution", type=int, metavar="R",
+                   help="a resolution-switchable model's input side (default: the one the "
+                        "thresholds file names, or for a budget the best side, or the largest)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--report", help="write the JSON report here")
     return p
@@ -55,6 +65,10 @@ def _stage_costs(args, manifest):
         raise cli.UserError("--deadline-ms needs --latency LATENCY.json (measured stage costs)")
     data = json.loads(Path(args.latency).read_text())
     ev.load_latency(args.latency, num_exits=manifest["num_exits"])  # validates
+    side = manifest["input"]["shape"][1]
+    for entry in data.get("resolutions") or []:  # a switchable model: the side that runs
+        if entry.get("resolution") == side:
+            data = entry
     return [float(e["stage_ms"]) for e in data["exits"]]
 
 
@@ -84,16 +98,20 @@ def main(argv=None):
     from msdnet_tf.runtime import harness, inputs, policy
     from msdnet_tf.runtime.cascade import Cascade
 
-    cascade = Cascade.load(args.models, threads=args.threads)
+    from msdnet_tf.runtime.manifest import load_manifest
+
+    side, thresholds, how = policy.choose(load_manifest(args.models), args.thresholds, args.q,
+                                          args.budget_flops, args.budget_ms, args.latency,
+                                          args.workdir, args.resolution)
+    cascade = Cascade.load(args.models, threads=args.threads, resolution=side)
     manifest = cascade.manifest
-    thresholds, how = policy.resolve(manifest, args.thresholds, args.q, args.budget_flops,
-                                     args.budget_ms, args.latency, args.workdir)
     costs = _stage_costs(args, manifest)
     if args.dataset:
         items = inputs.from_dataset(manifest, args.dataset, args.split, args.limit, args.workdir)
     else:
         items = inputs.from_files(manifest, args.images)
-    print(f"{len(items)} images, {how}, {args.threads} thread(s), mode {manifest['mode']}")
+    print(f"{len(items)} images at {side}x{side}, {how}, {args.threads} thread(s), mode "
+          f"{manifest['mode']}")
     report = harness.run(cascade, items, thresholds, args.deadline_ms, costs)
     print(summary_table(report, cascade.num_exits))
     if args.report:

@@ -55,6 +55,13 @@ class Family:
 
         options.validate(self._module("config").validate, kwargs)
 
+    def check_size(self, kwargs, size, key):
+        """Raises ArchitectureError unless the model of `kwargs` takes size x size inputs."""
+        from msdnet_tf.models import options
+
+        own, shared = options.split(kwargs)
+        options.check_size(self._module("config").validate, own, key, size, shared["head_pool"])
+
     def num_exits(self, kwargs):
         from msdnet_tf.models import options
 

@@ -109,13 +109,15 @@ def validate(validate_family, kwargs):
     if not sizes and head_pool == "fixed":
         validate_family(**own, head_pool=head_pool)  # An ordinary model: the family's message.
     else:
-        for key, r in [("image_size", own.get("image_size"))] + [("resolutions", r)
-                                                                  for r in sizes[1:]]:
-            _check_size(validate_family, own, key, r, head_pool)
+        for key, r in [("model.image_size", own.get("image_size"))] + [
+                ("model.resolutions", r) for r in sizes[1:]]:
+            check_size(validate_family, own, key, r, head_pool)
     return own, shared
 
 
-def _check_size(validate_family, own, key, size, head_pool):
+def check_size(validate_family, own, key, size, head_pool):
+    """Raises ArchitectureError (one line: the size, why, the smallest valid one) unless
+    the family takes size x size inputs with head_pool; `key` names the setting."""
     if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
         validate_family(**own, head_pool=head_pool)  # The family names the bad image_size.
     why = _takes(validate_family, own, size, head_pool)
@@ -127,7 +129,7 @@ def _check_size(validate_family, own, key, size, head_pool):
     hint = f"the smallest size it takes is {smallest}"
     if head_pool == "fixed" and _takes(validate_family, own, size, "global") is None:
         hint += f"; with model.head_pool: global it takes {size}"
-    raise ArchitectureError(f"model.{key}: this network cannot take {size}x{size} inputs with "
+    raise ArchitectureError(f"{key}: this network cannot take {size}x{size} inputs with "
                             f"head_pool {head_pool} ({_reason(why)}); {hint}")
 
 
