@@ -166,9 +166,10 @@ def choose(candidates, metric, value):
     if best is None:
         cheapest = min(candidates, key=lambda c: c.costs[0])
         unit = budgets.UNITS[metric]
+        r, k = cheapest.states[0]
         raise EvaluationError(f"a budget of {value:g} {unit} per image is below the cheapest "
-                              f"exit ({cheapest.name.split(' ->')[0]}: {cheapest.costs[0]:g} "
-                              f"{unit}): no setting can meet it")
+                              f"exit ({r}x{r} exit_{k}: {cheapest.costs[0]:g} {unit}): no "
+                              "setting can meet it")
     return best[1]
 
 
