@@ -36,6 +36,7 @@ def table(lat, checks):
 
 
 def _harness(models_dir, manifest, latency, n, threads):
+    from msdnet_tf import evaluation as ev
     from msdnet_tf.runtime import harness, inputs, policy
     from msdnet_tf.runtime.benchmark import cascade_overhead
     from msdnet_tf.runtime.cascade import Cascade
@@ -43,8 +44,11 @@ def _harness(models_dir, manifest, latency, n, threads):
     thresholds, how = policy.resolve(manifest)
     if thresholds is None:
         workdir = (manifest.get("source") or {}).get("workdir")
-        if workdir and (Path(workdir) / "thresholds.json").is_file():
-            thresholds, how = policy.resolve(manifest, Path(workdir) / "thresholds.json")
+        path = Path(workdir) / "thresholds.json" if workdir else None
+        side = manifest["input"]["shape"][1]
+        if path is not None and path.is_file() and \
+                (ev.load_thresholds(path).resolution or side) == side:  # the side timed here
+            thresholds, how = policy.resolve(manifest, path)
     if thresholds is None:
         return None, "no thresholds in the manifest or the run: harness check skipped"
     items = inputs.from_dataset(manifest, manifest["preprocessing"]["dataset"], "test", n)
