@@ -116,7 +116,8 @@ class MultiExitModel(keras.Model):
             view = keras.Model(image, outputs, name=f"{self.name}_r{r}")
             self._views[r] = view
             kept = {id(layer) for layer in view.layers}
-            private += [layer for layer in make.private.values() if id(layer) in kept]
+            private += [layer for layer in make.private.values()
+                        if id(layer) in kept and layer.weights]
         return private
 
     @property

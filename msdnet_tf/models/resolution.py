@@ -6,8 +6,11 @@ always over one layer factory contract (`make(cls, name, **kwargs)`):
   with `resolution_conditioned` a Conv2D becomes a `ConditionedConv2D`;
 - at r_i, i > 0 (`ResolutionFactory`), a BatchNormalization gets a private
   layer `<name>_r<r>`, a conditioned convolution a `BoundConv` `<name>_r<r>`
-  that runs the shared one with the encoding of r, and every other layer
-  (convolutions, Dense, pooling, ...) is the r0 layer itself.
+  that runs the shared one with the encoding of r, every other layer with
+  weights (convolutions, Dense) is the r0 layer itself, and a layer without
+  weights (padding, pooling, a resize to a fixed size, ...) is built anew as
+  `<name>_r<r>` from the arguments of the graph at r, since its configuration
+  may depend on the input side.
 So convolution and Dense weights exist once; BN statistics and affine
 parameters once per resolution.
 """
@@ -126,8 +129,10 @@ class ResolutionFactory:
         layer = self.shared.get(name)
         if layer is None:  # Feeds no exit at r0 either: a throwaway, dropped by the graph.
             return cls(name=name, **kwargs)
+        own = private_name(name, self.r)
         if isinstance(layer, ConditionedConv2D):
-            own = private_name(name, self.r)
             e = options.encoding(self.r, self.r0)
             return self._private(own, lambda: BoundConv(layer, e, name=own))
+        if not layer.weights:  # its arguments may depend on the side (e.g. a resize's size)
+            return self._private(own, lambda: cls(name=own, **kwargs))
         return layer
