@@ -7,6 +7,9 @@ import pytest
 
 from tests.techniques.conftest import make_run
 
+# Evaluation at two sides, 8 TFLite conversions and a benchmark: a few minutes on 2 cores.
+pytestmark = pytest.mark.slow
+
 SIZES = [16, 12]
 MODEL = dict(growth_factors=[1, 2], bottleneck_factors=[1, 2], image_size=16)
 
@@ -24,13 +27,12 @@ def deployed(tmp_path_factory):
     cfg = config_lib.load_config(workdir / "config.yaml")
     cfg.export.fidelity_images = 40
     config_lib.save_config(cfg, workdir / "config.yaml")
-    results = json.loads(json.dumps({}))
     assert evaluate.main(["--workdir", str(workdir), "--budget-flops", "1.2e6",
                           "--override", "eval.num_q=5"]) == 0
     cfg, model = load_for_export(workdir)
     out = root / "float"
     report = make_exporter(workdir, cfg, model).export("float", out)
-    return workdir, out, report, model, results
+    return workdir, out, report, model
 
 
 def test_evaluate_writes_every_side(deployed):
@@ -51,7 +53,7 @@ def test_one_cascade_per_side_equals_keras(deployed):
     from msdnet_tf.export import manifest as manifest_lib
     from msdnet_tf.runtime.cascade import Cascade
 
-    _, out, report, model, _ = deployed
+    _, out, report, model = deployed
     manifest = json.loads((out / "manifest.json").read_text())
     manifest_lib.validate_manifest(manifest, out)
     assert [e["resolution"] for e in manifest["resolutions"]] == SIZES
