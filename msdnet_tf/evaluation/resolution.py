@@ -184,28 +184,22 @@ def curve_points(candidate, num_q=39):
     return out
 
 
-def envelope(candidates, grid, num_q=39):
-    """For each budget in `grid`: the best hold-out point within it over all candidates.
+def envelope(candidates, num_q=39):
+    """The hold-out Pareto front over every candidate's q points.
 
-    Returns [(budget, candidate name, resolution, q, test cost, test accuracy)],
-    skipping budgets no point fits.
+    A point is kept when no point of lower or equal hold-out cost has a higher
+    hold-out accuracy: for every budget, the best point within it is on the
+    front. Returns [(candidate name, resolution, q, val cost, val accuracy,
+    test cost, test accuracy)] by increasing hold-out cost.
     """
-    points = [(c, row) for c in candidates for row in curve_points(c, num_q)]
-    out = []
-    for b in grid:
-        fits = [(c, row) for c, row in points if row[1] <= b]
-        if not fits:
-            continue
-        c, (p, _, _, test_cost, test_acc) = max(fits, key=lambda cr: (cr[1][2], -cr[1][1]))
-        out.append((float(b), c.name, c.resolution, p.q, test_cost, test_acc))
-    return out
-
-
-def budget_grid(space, num=40):
-    """Budgets from the cheapest first exit to the most expensive last exit, log-spaced."""
-    lo = min(space.costs[r][0] for r in space.sizes)
-    hi = max(space.costs[r][-1] for r in space.sizes)
-    return np.geomspace(lo, hi, num).tolist()
+    points = sorted(((c, row) for c in candidates for row in curve_points(c, num_q)),
+                    key=lambda cr: (cr[1][1], -cr[1][2]))
+    front, best = [], -1.0
+    for c, (p, val_cost, val_acc, test_cost, test_acc) in points:
+        if val_acc > best:
+            best = val_acc
+            front.append((c.name, c.resolution, p.q, val_cost, val_acc, test_cost, test_acc))
+    return front
 
 
 def anytime_table(space):

@@ -6,8 +6,9 @@ resolutions.json:
                   "cumulative_params"}],            # test set, every (r, exit)
      "budgeted": [{"resolution", "exit_cumulative_flops",
                    "points": [... budgeted.json points of that side ...]}],
-     "envelope": [{"budget_flops", "candidate", "resolution", "q", "expected_flops",
-                   "test_accuracy"}],               # single-resolution cascades
+     "envelope": [{"candidate", "resolution", "q", "val_expected_flops", "val_accuracy",
+                   "expected_flops", "test_accuracy"}],  # hold-out Pareto front of the
+                                                         # single-resolution cascades
      "envelope_with_cross": [... the same, cross-resolution cascades allowed ...],
      "at_fractions": [{"fraction", "budget_flops", "largest", "envelope", "cross"}]}
 
@@ -24,7 +25,7 @@ from msdnet_tf.evaluation.budgets import encode_q
 from msdnet_tf.evaluation.common import encode_float, write_json
 from msdnet_tf.evaluation.report import _point_json, _table
 
-FRACTIONS = (0.3, 0.5)
+FRACTIONS = (0.1, 0.2, 0.3, 0.5)
 
 
 def choice_json(choice):
@@ -55,12 +56,12 @@ def at_fractions(space, fractions=FRACTIONS):
 
 
 def _envelope_json(rows):
-    return [{"budget_flops": b, "candidate": name, "resolution": r, "q": encode_q(q),
-             "expected_flops": cost, "test_accuracy": acc} for b, name, r, q, cost, acc in rows]
+    return [{"candidate": name, "resolution": r, "q": encode_q(q), "val_expected_flops": vc,
+             "val_accuracy": va, "expected_flops": tc, "test_accuracy": ta}
+            for name, r, q, vc, va, tc, ta in rows]
 
 
 def report_json(space, model=None, num_q=39):
-    grid = joint.budget_grid(space)
     singles = space.singles()
     curves = []
     for c in singles:
@@ -74,9 +75,8 @@ def report_json(space, model=None, num_q=39):
         "num_test": int(first.test_labels.shape[0]), "model": model,
         "anytime": joint.anytime_table(space),
         "budgeted": curves,
-        "envelope": _envelope_json(joint.envelope(singles, grid, num_q)),
-        "envelope_with_cross": _envelope_json(joint.envelope(singles + space.crosses(), grid,
-                                                             num_q)),
+        "envelope": _envelope_json(joint.envelope(singles, num_q)),
+        "envelope_with_cross": _envelope_json(joint.envelope(singles + space.crosses(), num_q)),
         "at_fractions": at_fractions(space),
     }
 
@@ -99,7 +99,7 @@ def plot(report, path):
                               ("envelope_with_cross", "k:", "with cross-resolution cascades")):
         rows = report[key]
         right.plot([e["expected_flops"] for e in rows], [e["test_accuracy"] for e in rows], style,
-                   linewidth=1.5, label=label)
+                   linewidth=1.5, label=label + " (hold-out Pareto front)")
     for ax, title in ((left, "Anytime prediction per resolution (test set)"),
                       (right, "Budgeted batch classification (test set)")):
         ax.set_title(title)

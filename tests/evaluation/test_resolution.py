@@ -107,14 +107,20 @@ def test_report_and_plot(space, tmp_path):
     assert [a["resolution"] for a in report["anytime"]] == [32, 32, 16, 16]
     assert [c["resolution"] for c in report["budgeted"]] == [32, 16]
     assert len(report["budgeted"][0]["points"]) == 5
-    half = report["at_fractions"][1]
-    assert half["fraction"] == 0.5 and half["budget_flops"] == 10
+    assert [row["fraction"] for row in report["at_fractions"]] == [0.1, 0.2, 0.3, 0.5]
+    assert "error" in report["at_fractions"][0]["envelope"]  # 2 FLOPs: no side fits
+    half = report["at_fractions"][3]
+    assert half["budget_flops"] == 10
     assert half["largest"]["test_accuracy"] == 60.0 and half["envelope"]["resolution"] == 32
     # The sure half leaves at 16x16 exit_0 (3), the rest at 32x32 exit_0 (3 + 10): 60% at 8.
     assert half["cross"]["test_accuracy"] == 60.0 and half["cross"]["test_cost"] == 8
-    best = {e["budget_flops"]: e["test_accuracy"] for e in report["envelope_with_cross"]}
-    plain = {e["budget_flops"]: e["test_accuracy"] for e in report["envelope"]}
-    assert all(best[b] >= plain[b] for b in plain)
+    for key in ("envelope", "envelope_with_cross"):  # Pareto fronts on the hold-out
+        front = report[key]
+        assert [e["val_expected_flops"] for e in front] == sorted(
+            e["val_expected_flops"] for e in front)
+        assert all(a["val_accuracy"] < b["val_accuracy"] for a, b in zip(front, front[1:]))
+    assert report["envelope_with_cross"][-1]["val_accuracy"] == 100.0
+    assert any(e["resolution"] is None for e in report["envelope_with_cross"])  # a cross path
     paths = resolution_report.write(report, tmp_path)
     assert paths["resolutions.png"].stat().st_size > 0
     assert json.loads(paths["resolutions.json"].read_text())["model"] == "abc"
