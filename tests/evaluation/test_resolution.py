@@ -103,10 +103,10 @@ def test_logits_of_other_images_are_refused(space):
 
 
 def test_report_and_plot(space, tmp_path):
-    report = resolution_report.report_json(space, model="abc", num_q=5)
+    report = resolution_report.report_json(space, model="abc", num_q=20)
     assert [a["resolution"] for a in report["anytime"]] == [32, 32, 16, 16]
     assert [c["resolution"] for c in report["budgeted"]] == [32, 16]
-    assert len(report["budgeted"][0]["points"]) == 5
+    assert len(report["budgeted"][0]["points"]) == 20
     assert [row["fraction"] for row in report["at_fractions"]] == [0.1, 0.2, 0.3, 0.5]
     assert "error" in report["at_fractions"][0]["envelope"]  # 2 FLOPs: no side fits
     half = report["at_fractions"][3]
