@@ -3,7 +3,7 @@
     python benchmarks/resolution_switchable.py --switchable runs/msd_switch \
         --single 32=runs/msd_single_32 --single 24=runs/msd_single_24 \
         --single 16=runs/msd_single_16 --latency runs/msd_switch_tflite/latency_1t.json \
-        --title "MSDNet quickstart" --output benchmarks/results/resolution_switchable_msdnet.md
+        --title "MSDNet quickstart" --output benchmarks/results/resolution_switchable.md
 
 Reads what the ordinary commands wrote (results.json of every run; logits.npz /
 logits_r<R>.npz of `python -m msdnet_tf.evaluate --workdir`; latency_<n>t.json
@@ -49,26 +49,33 @@ def _logits(run, r, largest):
 
 
 def accuracy_table(switch, singles):
+    """singles: {r: [results of every separately trained run at r]} (several = seeds)."""
     res = {e["resolution"]: e for e in switch["resolutions"]}
-    rows = ["| input | exit | MFLOPs | switchable top-1 % | separate top-1 % | difference |",
-            "|---|---|---|---|---|---|"]
+    seeds = max((len(v) for v in singles.values()), default=1)
+    rows = ["| input | exit | MFLOPs | switchable top-1 % | separate top-1 % | difference |"
+            + (" separate, per run |" if seeds > 1 else ""),
+            "|---|---|---|---|---|---|" + ("---|" if seeds > 1 else "")]
     worst = 0.0
     for r, entry in res.items():
-        single = singles.get(r)
+        runs = singles.get(r, [])
         for k, (acc, flops) in enumerate(zip(entry["test_top1"],
                                              entry["exit_cumulative_flops"])):
-            other = single["test_top1"][k] if single else None
+            values = [run["test_top1"][k] for run in runs]
+            other = sum(values) / len(values) if values else None
             diff = None if other is None else acc - other
             worst = min(worst, diff) if diff is not None else worst
-            rows.append(f"| {r}x{r} | exit_{k} | {flops / 1e6:.2f} | {acc:.2f} | "
-                        + ("-" if other is None else f"{other:.2f}") + " | "
-                        + ("-" if diff is None else f"{diff:+.2f}") + " |")
+            row = (f"| {r}x{r} | exit_{k} | {flops / 1e6:.2f} | {acc:.2f} | "
+                   + ("-" if other is None else f"{other:.2f}") + " | "
+                   + ("-" if diff is None else f"{diff:+.2f}") + " |")
+            if seeds > 1:
+                row += " " + " / ".join(f"{v:.2f}" for v in values) + " |"
+            rows.append(row)
     return rows, worst
 
 
 def params_line(switch, singles):
     served = switch["exit_cumulative_params"][-1]
-    total = sum(s["exit_cumulative_params"][-1] for s in singles.values())
+    total = sum(runs[0]["exit_cumulative_params"][-1] for runs in singles.values())
     return (f"Parameters: the switchable model trains {switch['switchable_params']:,} (shared "
             f"convolutions and Dense layers, {len(switch['resolutions'])} sets of BatchNorm "
             f"parameters); each side is served by {served:,}. The {len(singles)} separate models "
@@ -106,15 +113,22 @@ def latency_table(path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--switchable", required=True)
-    p.add_argument("--single", action="append", default=[], metavar="R=RUN")
+    p.add_argument("--single", action="append", default=[], metavar="R=RUN",
+                   help="a model trained at R alone; repeat a size for runs with other "
+                        "seeds (the table shows their mean and each; the budget table the "
+                        "first)")
     p.add_argument("--latency", help="latency_<n>t.json of the converted switchable model")
     p.add_argument("--title", default="")
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
     switch = _results(args.switchable)
     sizes = [e["resolution"] for e in switch["resolutions"]]
-    singles_runs = {int(s.split("=", 1)[0]): s.split("=", 1)[1] for s in args.single}
-    singles = {r: _results(run) for r, run in singles_runs.items()}
+    all_runs = {}  # r -> [run, ...]: a size given twice or more = runs with other seeds
+    for spec in args.single:
+        r, run = spec.split("=", 1)
+        all_runs.setdefault(int(r), []).append(run)
+    singles_runs = {r: runs[0] for r, runs in all_runs.items()}
+    singles = {r: [_results(run) for run in runs] for r, runs in all_runs.items()}
     rows, worst = accuracy_table(switch, singles)
     space = joint.JointSpace({r: _logits(args.switchable, r, sizes[0]) for r in sizes})
     lines = [f"# Resolution-switchable {args.title}".rstrip(), "",
@@ -123,7 +137,9 @@ def main(argv=None):
              "", "## Accuracy per (resolution, exit), test set", "",
              f"Switchable: {args.switchable} (epochs {switch['epochs']}, best epoch "
              f"{switch['best_epoch']}); separate: "
-             + ", ".join(f"{r}x{r} {run}" for r, run in singles_runs.items()), "", *rows, "",
+             + ", ".join(f"{r}x{r} " + " and ".join(runs) for r, runs in all_runs.items())
+             + (" (several runs at a size: their mean, and each run)"
+                if any(len(v) > 1 for v in all_runs.values()) else ""), "", *rows, "",
              f"Largest shortfall of the switchable model: {worst:+.2f} points.", "",
              params_line(switch, singles), "",
              "## What resolution buys at a FLOPs budget (test top-1 %, chosen on the hold-out)",
