@@ -1,8 +1,11 @@
 """The whole pipeline on an offline default: train, evaluate, convert, run the cascade.
 
     python -m msdnet_tf.demo --workdir runs/quickstart     # what `make demo` runs
+    python -m msdnet_tf.demo --config configs/quickstart_ranet.yaml \
+        --workdir runs/quickstart_ranet                    # `make demo MODEL=ranet`
 
-Trains configs/quickstart.yaml (a small MSDNet on Fashion-MNIST) or resumes it,
+Trains configs/quickstart.yaml (a small MSDNet on Fashion-MNIST; --config picks
+another model, e.g. the RANet quickstart) or resumes it,
 evaluates every exit and the budgeted-batch curve on the hold-out/test split,
 chooses thresholds that keep the last exit's accuracy within 0.5 point at the
 lowest average cost (thresholds.json), converts the model to TFLite (float and
@@ -144,7 +147,8 @@ def main(argv=None):
     result, point, costs = _evaluate(workdir)
     rows = _cascade(_convert(workdir), workdir / "thresholds.json")
     print()
-    print(f"== msdnet_tf demo: {cfg.data.dataset}, {config_lib.num_exits(cfg)} exits, "
+    print(f"== msdnet_tf demo: {cfg.model.family} on {cfg.data.dataset}, "
+          f"{config_lib.num_exits(cfg)} exits, "
           f"{time.time() - start:.0f} s ==")
     print(summary(result, point, costs))
     print()

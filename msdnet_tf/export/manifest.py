@@ -23,12 +23,12 @@ class ManifestError(ValueError):
 
 
 def _order(name):
-    """image / logits first, then scale_0, scale_1, ..., then the rest by name."""
+    """image / logits first, then the feature maps (named by the model family: scale_0,
+    scale_1, ... for MSDNet) in natural order, numbers compared as numbers."""
     if name in MAY_BE_INT8:
-        return (0, 0, name)
-    if name.startswith("scale_") and name[6:].isdigit():
-        return (1, int(name[6:]), name)
-    return (2, 0, name)
+        return (0, ())
+    parts = re.split(r"(\d+)", name)
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
 
 
 def tensor_entries(tensors):

@@ -12,7 +12,8 @@ is imported.
    graph and block functions and layer names, and copy the trained
    Keras 3 weights in by layer name (WEIGHTS.npz, written by the runner, also
    holds reference logits: the copy must reproduce them).
-2. `quantize_model`, then set every activation range from calibration images:
+2. `quantize_model` (layers TFMOT does not know bring their own QuantizeConfig),
+   then set every activation range from calibration images:
    TFMOT starts them at [-6, 6] and moves them by an EMA of decay 0.999,
    far too slowly for a fine-tuning of a few hundred steps.
 3. Fine-tune export.qat_epochs epochs (SGD, export.qat_learning_rate, augmented
@@ -90,6 +91,59 @@ def load_weights(model, weights):
     if not diff <= PARITY_TOLERANCE:
         raise RuntimeError(f"the tf_keras copy differs from the Keras 3 model by {diff:.3g}")
     return diff
+
+
+def keep_input_order():
+    """Makes TFMOT's graph transformer match a layer's inputs in call order.
+
+    TFMOT 0.8.1 looks the input layers of a pattern match up in the order the
+    model config lists layers, not in the order the layer is called with
+    (tensorflow/model-optimization#1179): a Concatenate whose first input was
+    built after another one gets its inputs swapped in the QAT model. MSDNet's
+    concatenations never hit it (their inputs are built in call order); RANet's
+    block-end concatenations do.
+    """
+    from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (  # noqa: E501
+        model_transformer)
+
+    transformer = model_transformer.ModelTransformer
+    if getattr(transformer, "_msdnet_tf_input_order", False):
+        return
+
+    def get_layers(self, layer_names):
+        by_name = {layer["config"]["name"]: layer for layer in self._config["layers"]}
+        return [by_name[name] for name in layer_names if name in by_name]
+
+    transformer._get_layers = get_layers  # pylint: disable=protected-access
+    transformer._msdnet_tf_input_order = True  # pylint: disable=protected-access
+
+
+def quantize(model):
+    """TFMOT's `quantize_model`, plus the layers TFMOT does not know.
+
+    A tf_keras layer class of ours that TFMOT's registry lacks (e.g. RANet's
+    align_corners resize) says how to quantise it with a `quantize_config()`
+    method returning a TFMOT QuantizeConfig; those layers are annotated with it
+    first. A model without such layers goes through `quantize_model` unchanged.
+    """
+    from tensorflow_model_optimization.quantization import keras as tfmot_keras
+
+    keep_input_order()
+    custom = {}
+
+    def annotate(layer):
+        make_config = getattr(layer, "quantize_config", None)
+        if make_config is None:
+            return layer
+        config = make_config()
+        custom.update({type(layer).__name__: type(layer), type(config).__name__: type(config)})
+        return tfmot_keras.quantize_annotate_layer(layer, quantize_config=config)
+
+    if not any(hasattr(layer, "quantize_config") for layer in model.layers):
+        return tfmot_keras.quantize_model(model)
+    annotated = tf_keras.models.clone_model(model, clone_function=annotate)
+    with tfmot_keras.quantize_scope(custom):
+        return tfmot_keras.quantize_model(annotated)
 
 
 def _range_weights(layer):
@@ -235,7 +289,7 @@ def run(cfg, workdir, weights_path, out, int8_io=False, in_graph_exit=False, pro
     progress = progress or (lambda message: None)
     diff = load_weights(model, np.load(weights_path))
     progress(f"  qat: tf_keras copy of the model (max |logit diff| {diff:.1e})")
-    qat_model = tfmot.quantization.keras.quantize_model(model)
+    qat_model = quantize(model)
     bundle = data_lib.build_from_config(cfg, workdir)
     images = cal.calibration_images(bundle, cfg.export.calibration_images)
     count = init_ranges(model, qat_model, images)

@@ -146,16 +146,25 @@ def he_normal_fan_out():
 
 
 def torch_linear_init():
-    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of the Lua/PyTorch Linear."""
+    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of the Lua/PyTorch Linear
+    (and of PyTorch's Conv2d weight: fan_in = kh * kw * C_in)."""
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False):
+def torch_bias_init(fan_in):
+    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default bias of a Conv2d/Linear."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False,
+                       kernel_initializer=None):
     """Conv (no bias) -> BN -> ReLU, padded symmetrically like the reference.
 
     Stride-1 3x3 convs use "same" padding, which is symmetric there. Strided
     convs get explicit symmetric zero padding: Keras "same" would pad 0 before
-    and 1 after, which shifts every window.
+    and 1 after, which shifts every window. The conv starts He-normal (fan-out)
+    unless `kernel_initializer` says otherwise.
     """
     pad = (kernel - 1) // 2
     padding = "valid"
@@ -165,7 +174,8 @@ def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, us
         x = make(layers.ZeroPadding2D, f"{name}_pad", padding=pad)(x)
     x = make(
         layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
-        padding=padding, use_bias=use_bias, kernel_initializer=he_normal_fan_out(),
+        padding=padding, use_bias=use_bias,
+        kernel_initializer=kernel_initializer or he_normal_fan_out(),
     )(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
              synchronized=sync_bn)(x)
@@ -180,11 +190,16 @@ def apply_conv_bn(make, x, n_in, n_out, down, bottleneck, bn_width, name, sync_b
     return apply_conv_bn_relu(make, x, n_out, 3, 2 if down else 1, f"{name}_3x3", sync_bn)
 
 
-def apply_imagenet_stem(make, image, filters, name, sync_bn=False):
-    """Conv 7x7/2 (pad 3, with bias) -> BN -> ReLU -> max-pool 3x3/2 (pad 1): 224 -> 56."""
+def apply_imagenet_stem(make, image, filters, name, sync_bn=False, kernel_initializer=None,
+                        bias_initializer="zeros"):
+    """Conv 7x7/2 (pad 3, with bias) -> BN -> ReLU -> max-pool 3x3/2 (pad 1): 224 -> 56.
+
+    The conv starts He-normal (fan-out) with a zero bias unless the initialisers say otherwise.
+    """
     x = make(layers.ZeroPadding2D, f"{name}_pad", padding=3)(image)
     x = make(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
-             use_bias=True, kernel_initializer=he_normal_fan_out())(x)
+             use_bias=True, kernel_initializer=kernel_initializer or he_normal_fan_out(),
+             bias_initializer=bias_initializer)(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
              synchronized=sync_bn)(x)
     x = make(layers.ReLU, f"{name}_relu")(x)

@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import importlib
 
-FAMILIES = ("msdnet",)
+FAMILIES = ("msdnet", "ranet")
 DEFAULT = "msdnet"
 
 
