@@ -10,7 +10,8 @@ always over one layer factory contract (`make(cls, name, **kwargs)`):
   weights (convolutions, Dense) is the r0 layer itself, and a layer without
   weights (padding, pooling, a resize to a fixed size, ...) is built anew as
   `<name>_r<r>` from the arguments of the graph at r, since its configuration
-  may depend on the input side.
+  may depend on the input side; so is a layer the r0 graph does not have
+  (a resize that is the identity at r0 only).
 So convolution and Dense weights exist once; BN statistics and affine
 parameters once per resolution.
 """
@@ -127,9 +128,12 @@ class ResolutionFactory:
             own = private_name(name, self.r)
             return self._private(own, lambda: cls(name=own, **kwargs))
         layer = self.shared.get(name)
-        if layer is None:  # Feeds no exit at r0 either: a throwaway, dropped by the graph.
-            return cls(name=name, **kwargs)
         own = private_name(name, self.r)
+        if layer is None:
+            # Not in the r0 graph: feeds no exit (dropped here too), or a layer without
+            # weights that only this side needs (e.g. RANet's resize, skipped where it
+            # would be the identity).
+            return self._private(own, lambda: cls(name=own, **kwargs))
         if isinstance(layer, ConditionedConv2D):
             e = options.encoding(self.r, self.r0)
             return self._private(own, lambda: BoundConv(layer, e, name=own))
