@@ -89,6 +89,12 @@ class TrainConfig:
     # 0 = one pass over the training split per epoch.
     steps_per_epoch: int = 0
     seed: int = 0
+    # Resolution-switchable models (model.resolutions): which larger resolutions teach the
+    # exits of each smaller one by distillation (none | largest | dense = every larger one,
+    # SAN's top-down), at this temperature, with this weight (msdnet_tf/techniques/resolution.py).
+    resolution_kd: str = "dense"
+    resolution_kd_temperature: float = 1.0
+    resolution_kd_weight: float = 1.0
 
 
 @dataclasses.dataclass
@@ -125,6 +131,7 @@ _CHOICES = {
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
+    "train.resolution_kd": ("none", "largest", "dense"),
 }
 
 
@@ -349,6 +356,10 @@ def _validate_train(t):
     _require(t.steps_per_epoch >= 0, "train.steps_per_epoch", t.steps_per_epoch, "must be >= 0")
     _require(all(w >= 0 for w in t.exit_weights), "train.exit_weights", t.exit_weights,
              "must be non-negative")
+    _require(t.resolution_kd_temperature > 0, "train.resolution_kd_temperature",
+             t.resolution_kd_temperature, "must be > 0")
+    _require(t.resolution_kd_weight >= 0, "train.resolution_kd_weight", t.resolution_kd_weight,
+             "must be >= 0")
 
 
 def _validate_cross(cfg):
