@@ -18,8 +18,7 @@ training. Writes a run directory (default RUN/calibrated_r<R>) that
 holdout.json, model.keras, calibration.json.
 """
 
-import json
-import shutil
+import os
 from pathlib import Path
 
 import numpy as np
@@ -70,15 +69,15 @@ def calibrate(model, batches):
 def _parser():
     p = cli.parser("msdnet_tf.calibrate_bn", __doc__.strip().splitlines()[0])
     p.add_argument("--workdir", required=True, help="a finished training run")
-    p.add_argument("--resolution", type=int, required=True, metavar="R",
+    p.add_argument("--resolution", type=cli.count(1), required=True, metavar="R",
                    help="the input side to serve")
-    p.add_argument("--bn-from", type=int, metavar="R0",
+    p.add_argument("--bn-from", type=cli.count(1), metavar="R0",
                    help="the trained resolution whose gamma and beta to start from (default: "
                         "the nearest)")
-    p.add_argument("--images", type=int, default=5000, metavar="N",
+    p.add_argument("--images", type=cli.count(1), default=5000, metavar="N",
                    help="training images to average over (default 5000; all if fewer)")
-    p.add_argument("--batch-size", type=int, default=0,
-                   help="images per batch (default: train.batch_size of the run)")
+    p.add_argument("--batch-size", type=cli.count(0, "0 = train.batch_size of the run"),
+                   default=0, help="images per batch (default: train.batch_size of the run)")
     p.add_argument("--output", metavar="DIR", help="default: WORKDIR/calibrated_r<R>")
     return p
 
@@ -88,10 +87,6 @@ def _check_args(args, cfg):
     from msdnet_tf import config as config_lib
     from msdnet_tf.models import family as family_lib
 
-    if args.images < 1:
-        raise cli.UserError(f"--images must be >= 1. Received: --images={args.images}")
-    if args.batch_size < 0:
-        raise cli.UserError(f"--batch-size must be >= 1. Received: --batch-size={args.batch_size}")
     try:
         family_lib.get(cfg.model.family).check_size(config_lib.model_kwargs(cfg),
                                                     args.resolution, "--resolution")
@@ -113,18 +108,39 @@ def _serving_config(cfg, r):
     return out
 
 
+def _output(args, workdir):
+    """The output run directory, checked before any work (never the source run itself)."""
+    from msdnet_tf import workdir as workdir_lib
+
+    out = Path(args.output) if args.output else workdir / f"calibrated_r{args.resolution}"
+    if out.resolve() == workdir.resolve():
+        raise cli.UserError(f"--output {out} is the run being calibrated; choose another "
+                            "directory (default: WORKDIR/calibrated_r<R>)")
+    workdir_lib.check_output_dir(out, "--output")
+    return out
+
+
 @cli.main_wrapper
 def main(argv=None):
     args = _parser().parse_args(argv)
-    cli.quiet_tensorflow()
+    # Everything that can be checked without TensorFlow is checked first.
     from msdnet_tf import config as config_lib
+    from msdnet_tf import files
+    from msdnet_tf import workdir as workdir_lib
+
+    workdir = Path(args.workdir)
+    if not workdir.is_dir():
+        raise cli.UserError(f"--workdir {workdir} is not a training run directory")
+    out = _output(args, workdir)
+    if os.path.lexists(workdir / "config.yaml"):
+        _check_args(args, config_lib.load_config(workdir / "config.yaml"))
+    holdout = files.read_bytes(workdir / "holdout.json", "hold-out file",
+                               "it is written by training; train the run again")
+    cli.quiet_tensorflow()
     from msdnet_tf import data as data_lib
     from msdnet_tf.export.calibration import calibration_indices
     from msdnet_tf.inference import load_run, model_fingerprint
 
-    workdir = Path(args.workdir)
-    if (workdir / "config.yaml").is_file():
-        _check_args(args, config_lib.load_config(workdir / "config.yaml"))
     cfg, model = load_run(workdir)
     _check_args(args, cfg)
     r = args.resolution
@@ -141,16 +157,26 @@ def main(argv=None):
           f"batches of {batch}", flush=True)
     images = data_lib.preprocess_batch(bundle.spec_at(r), bundle.images("train_eval")[indices])
     seen = calibrate(served, (images[i:i + batch] for i in range(0, len(images), batch)))
-    out = Path(args.output) if args.output else workdir / f"calibrated_r{r}"
-    out.mkdir(parents=True, exist_ok=True)
-    config_lib.save_config(_serving_config(cfg, r), out / "config.yaml")
-    shutil.copyfile(workdir / "holdout.json", out / "holdout.json")
-    served.save(out / "model.keras")
     record = {"resolution": r, "bn_from": bn_from, "images": seen, "batch_size": batch,
               "rule": "cumulative average of per-batch BN statistics (training-mode forward)",
               "source": {"workdir": str(workdir),
                          "model": model_fingerprint(workdir / "model.keras")}}
-    (out / "calibration.json").write_text(json.dumps(record, indent=1) + "\n")
+    lock, created = workdir_lib.prepare_workdir(out, "--output", "output run directory")
+    try:
+        with workdir_lib.atomic_path(out / "config.yaml") as tmp:
+            config_lib.save_config(_serving_config(cfg, r), tmp)
+        workdir_lib.atomic_write_bytes(out / "holdout.json", holdout)
+        workdir_lib.atomic_write_json(out / "calibration.json", record)
+        for stale in ("logits.npz",):  # computed from an earlier calibration's weights
+            if os.path.lexists(out / stale):
+                (out / stale).unlink()
+        with workdir_lib.atomic_path(out / "model.keras") as tmp:  # last: the run is complete
+            served.save(tmp)
+    except BaseException:
+        workdir_lib.undo_created(created)
+        raise
+    finally:
+        lock.release()
     print(f"wrote {out}/model.keras (serves {r}x{r}); evaluate it with: python -m "
           f"msdnet_tf.evaluate --workdir {out}")
     return 0

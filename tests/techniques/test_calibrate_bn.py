@@ -59,9 +59,9 @@ def test_cli_writes_a_run_that_serves_the_new_resolution(switch_run, tmp_path, c
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--resolution", "0"], "--resolution: this network cannot take 0x0"),
+    (["--resolution", "0"], "argument --resolution: must be an integer >= 1"),
     (["--resolution", "20", "--bn-from", "20"], "--bn-from must be a resolution the model"),
-    (["--resolution", "20", "--images", "0"], "--images must be >= 1"),
+    (["--resolution", "20", "--images", "0"], "argument --images: must be an integer >= 1"),
 ])
 def test_cli_errors(switch_run, args, message, capsys):
     with pytest.raises(SystemExit) as e:
