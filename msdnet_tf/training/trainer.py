@@ -106,6 +106,9 @@ class Trainer:
         best = self.state_dir / state_lib.BEST_WEIGHTS
         if os.path.lexists(best):
             files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)
+        # model.num_classes 0 ("from the data"): the classes the data has (read from its
+        # folder names or metadata, not its images) before the model is built.
+        data_lib.resolve_num_classes(cfg)
         self.num_exits = config_lib.num_exits(cfg)
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
