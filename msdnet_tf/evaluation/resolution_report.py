@@ -108,7 +108,10 @@ def plot(report, path):
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    from msdnet_tf.workdir import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return Path(path)
 
 
