@@ -391,6 +391,18 @@ def _check_resolutions(c, manifest, path, models_dir):
             c.fail(f"resolutions entry {e['resolution']} input",
                    f"takes {input_side(side)}x{input_side(side)} images")
         sides.append(side)
+    def files_of(m):
+        return [(e["file"], e.get("sha256")) for _, e in described_files(m)]
+
+    if files_of(manifest) != files_of(sides[0]):
+        c.fail("resolutions", f"entry {sizes[0]} must describe the files of the top level "
+                              "(the largest side)")
+    recorded = {input_side(side): any("sha256" in e for _, e in described_files(side))
+                for side in sides}
+    if len(set(recorded.values())) > 1:
+        c.fail("resolutions", "must all record sha256 or none (sides with digests: "
+                              f"{[r for r, d in recorded.items() if d]}; a manifest edited by "
+                              "hand?)")
     names = [entry["file"] for side in sides for _, entry in described_files(side)]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -98,3 +98,36 @@ def test_benchmark_and_harness_pick_the_side_for_a_budget(deployed):
     assert side == json.loads((workdir / "thresholds.json").read_text())["resolution"]
     with pytest.raises(UserError, match="serves 16x16, 12x12"):
         policy.choose(manifest, resolution=20)
+
+
+def test_every_side_records_and_checks_its_file_digests(deployed, tmp_path):
+    import hashlib
+    import shutil
+
+    from msdnet_tf.runtime.cascade import Cascade
+    from msdnet_tf.runtime.manifest import ManifestError, load_manifest
+
+    out = deployed[1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    for side in manifest["resolutions"]:
+        entries = side["exits"] + [side["cascade"]]
+        for e in entries:
+            data = (out / e["file"]).read_bytes()
+            assert e["sha256"] == hashlib.sha256(data).hexdigest() and e["bytes"] == len(data)
+    assert manifest["cascade"] == manifest["resolutions"][0]["cascade"]
+    # The 12x12 cascade of another conversion (here: the 16x16 one) is refused by name.
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shutil.copyfile(copy / "cascade.tflite", copy / "cascade_r12.tflite")
+    with pytest.raises(ManifestError, match="cascade_r12.tflite is not the file"):
+        load_manifest(copy)
+    with pytest.raises(ManifestError, match="cascade_r12.tflite is not the file"):
+        Cascade.load(copy, resolution=12)
+    # A side entry edited by hand (no digests on one side) is refused as a whole.
+    edited = json.loads((out / "manifest.json").read_text())
+    for e in edited["resolutions"][1]["exits"] + [edited["resolutions"][1]["cascade"]]:
+        del e["sha256"], e["bytes"]
+    (copy / "manifest.json").write_text(json.dumps(edited))
+    shutil.copyfile(out / "cascade_r12.tflite", copy / "cascade_r12.tflite")
+    with pytest.raises(ManifestError, match="must all record sha256 or none"):
+        load_manifest(copy)
