@@ -105,3 +105,25 @@ def test_train_cli_trains_every_resolution(tmp_path):
     history = json.loads((workdir / "history.jsonl").read_text().splitlines()[-1])
     assert sorted(history["val_top1_by_resolution"]) == ["16", "24", "32"]
     assert history["kd_loss"] > 0
+
+
+def test_resolution_trainer_holds_the_workdir_lock_and_crops_through_the_spec(tmp_path):
+    from msdnet_tf import config as config_lib
+    from msdnet_tf.workdir import LocationError
+    from tests.conftest import TINY
+
+    overrides = [f"model.{k}={json.dumps(v)}" for k, v in TINY.items()]
+    overrides += ["model.head_pool=global", "model.resolutions=[32,16]", "data.dataset=digits",
+                  "data.augment=none", "train.batch_size=4", "train.epochs=1"]
+    cfg = config_lib.load_config(None, overrides)
+    workdir = tmp_path / "run"
+    with res.ResolutionTrainer(cfg, workdir) as run:
+        assert run.data.train_sizes == (32, 16)
+        # The multiscale batches follow the bundle's rule (data.augment=none: the test ops).
+        assert run.data.spec_at(16)["train_ops"] == run.data.spec_at(16)["ops"]
+        images, _ = next(iter(run.data.train_dataset(4)))
+        assert [tuple(x.shape) for x in images] == [(4, 32, 32, 3), (4, 16, 16, 3)]
+        with pytest.raises(LocationError, match="in use by process"):
+            res.ResolutionTrainer(cfg, workdir)
+    with res.ResolutionTrainer(cfg, workdir):  # released at the end of the block
+        pass
