@@ -45,7 +45,8 @@ _PROBE = textwrap.dedent("""
 def clean_env(**extra):
     """The environment of a fresh shell: no TensorFlow log settings inherited from pytest."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_LITE_LOG_SEVERITY", "GRPC_VERBOSITY")}
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_LITE_LOG_SEVERITY", "GRPC_VERBOSITY",
+                        "TF_USE_LEGACY_KERAS")}  # set in-process by the QAT tests
     env.update(extra)
     return env
 
