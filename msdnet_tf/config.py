@@ -116,6 +116,12 @@ class TrainConfig:
     # with weight 1 / (K - k) on the tensor classifier k reads (docs/imta.md).
     gradient_equilibrium: bool = False
     imta: ImtaConfig = dataclasses.field(default_factory=ImtaConfig)
+    # Resolution-switchable models (model.resolutions): which larger resolutions teach the
+    # exits of each smaller one by distillation (none | largest | dense = every larger one,
+    # SAN's top-down), at this temperature, with this weight (msdnet_tf/techniques/resolution.py).
+    resolution_kd: str = "dense"
+    resolution_kd_temperature: float = 1.0
+    resolution_kd_weight: float = 1.0
 
 
 @dataclasses.dataclass
@@ -154,6 +160,7 @@ _CHOICES = {
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
     "train.imta.kd_reduction": ("code", "batchmean"),
     "train.imta.backbone_bn": ("train", "frozen"),
+    "train.resolution_kd": ("none", "largest", "dense"),
 }
 
 
@@ -410,6 +417,10 @@ def _validate_train(t):
     i = t.imta
     _require(0 <= i.gamma <= 1, "train.imta.gamma", i.gamma, "must be in [0, 1]")
     _require(i.temperature > 0, "train.imta.temperature", i.temperature, "must be > 0")
+    _require(t.resolution_kd_temperature > 0, "train.resolution_kd_temperature",
+             t.resolution_kd_temperature, "must be > 0")
+    _require(t.resolution_kd_weight >= 0, "train.resolution_kd_weight", t.resolution_kd_weight,
+             "must be >= 0")
 
 
 def _validate_cross(cfg):

@@ -92,8 +92,14 @@ def layer_params(layer):
     return sum(int(math.prod(w.shape)) for w in layer.trainable_weights)
 
 
-def count(model):
-    """Per-stage and cumulative per-exit FLOPs and trainable parameters of a multi-exit model."""
+def count(model, resolution=None):
+    """Per-stage and cumulative per-exit FLOPs and trainable parameters of a multi-exit model.
+
+    A resolution-switchable model is counted as what serves one resolution
+    (`serving_model`): at `resolution`, by default the largest.
+    """
+    if resolution is not None or getattr(model, "switchable", False):
+        model = model.serving_model(resolution)
     stage_flops, stage_params = [], []
     for stage in model.stage_models(batch_size=1):
         stage_flops.append(sum(layer_flops(layer) for layer in stage.layers))

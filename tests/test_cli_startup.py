@@ -18,7 +18,7 @@ from tests.conftest import RANET_TINY, REPO, TINY
 COMMANDS = [("module", "msdnet_tf.train"), ("module", "msdnet_tf.evaluate"),
             ("module", "msdnet_tf.summary"), ("module", "msdnet_tf.import_torch"),
             ("module", "msdnet_tf.demo"), ("module", "msdnet_tf.predict"),
-            ("module", "msdnet_tf.export.qat"),
+            ("module", "msdnet_tf.export.qat"), ("module", "msdnet_tf.calibrate_bn"),
             ("script", "tflite/convert.py"), ("script", "tflite/harness.py"),
             ("script", "tflite/benchmark.py"), ("script", "tflite/benchmark_parse.py")]
 
@@ -69,6 +69,18 @@ def test_help_and_argument_errors_do_not_import_tensorflow(kind, target):
     assert report == {"code": 2, "modules": []}
     assert err[-1].endswith("error: unrecognized arguments: --no-such-flag") or \
         "error:" in err[-1], err
+
+
+def test_calibrate_bn_refuses_bad_values_and_locations_before_tensorflow(tmp_path):
+    report, _, err = probe("module", "msdnet_tf.calibrate_bn", "--workdir", str(tmp_path),
+                           "--resolution", "0")
+    assert report == {"code": 2, "modules": []} and "--resolution" in err[-1], err
+    report, _, err = probe("module", "msdnet_tf.calibrate_bn", "--workdir",
+                           str(tmp_path / "absent"), "--resolution", "16")
+    assert report == {"code": 2, "modules": []} and "not a training run" in err[-1], err
+    report, _, err = probe("module", "msdnet_tf.calibrate_bn", "--workdir", str(tmp_path),
+                           "--resolution", "16", "--output", str(tmp_path))
+    assert report == {"code": 2, "modules": []} and "the run being calibrated" in err[-1], err
 
 
 @pytest.mark.parametrize("family", ["MSDNet", "RANet"])

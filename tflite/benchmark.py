@@ -3,7 +3,8 @@
     python tflite/benchmark.py --models OUT --threads 1 2
 
 OUT is a tflite/convert.py output directory, or a directory of them (one per
-quantisation mode). For every model directory and thread count this writes
+quantisation mode). A resolution-switchable model is timed at every (resolution,
+exit): latency_<n>t.json then lists every side under `resolutions`. For every model directory and thread count this writes
 `latency_<n>t.json` (the format `msdnet_tf.evaluate --budget-ms` and the harness
 read; see docs/deployment-format.md) and `accuracy_latency_<n>t.png`, prints a
 table, and with --harness-images runs the real cascade on test images to
@@ -34,6 +35,7 @@ def table(lat, checks):
 
 
 def _harness(models_dir, manifest, latency, n, threads):
+    from msdnet_tf import evaluation as ev
     from msdnet_tf.runtime import harness, inputs, policy
     from msdnet_tf.runtime.benchmark import cascade_overhead
     from msdnet_tf.runtime.cascade import Cascade
@@ -41,8 +43,11 @@ def _harness(models_dir, manifest, latency, n, threads):
     thresholds, how = policy.resolve(manifest)
     if thresholds is None:
         workdir = (manifest.get("source") or {}).get("workdir")
-        if workdir and (Path(workdir) / "thresholds.json").is_file():
-            thresholds, how = policy.resolve(manifest, Path(workdir) / "thresholds.json")
+        path = Path(workdir) / "thresholds.json" if workdir else None
+        side = manifest["input"]["shape"][1]
+        if path is not None and path.is_file() and \
+                (ev.load_thresholds(path).resolution or side) == side:  # the side timed here
+            thresholds, how = policy.resolve(manifest, path)
     if thresholds is None:
         return None, "no thresholds in the manifest or the run: harness check skipped"
     items = inputs.from_dataset(manifest, manifest["preprocessing"]["dataset"], "test", n)
@@ -88,7 +93,7 @@ def main(argv=None):
     if args.summary:
         workdir.check_output_file(args.summary, "--summary")
     cli.quiet_tensorflow()
-    from msdnet_tf.runtime.benchmark import (benchmark, find_model_dirs, machine,
+    from msdnet_tf.runtime.benchmark import (benchmark_resolutions, find_model_dirs, machine,
                                              plot_accuracy_latency, ratios)
     from msdnet_tf.runtime.manifest import load_manifest
 
@@ -107,11 +112,14 @@ def main(argv=None):
     for d in dirs:
         manifest = manifests[d]
         for n in args.threads:
-            lat = benchmark(d, n, args.reps, args.warmup)
+            lat = benchmark_resolutions(d, n, args.reps, args.warmup)
             checks = ratios(lat)
             workdir.atomic_write_json(d / f"latency_{n}t.json", lat)
             print(f"\n== {d} ({lat['mode']}, {n} thread(s)) ==")
-            print(table(lat, checks))
+            for side in lat.get("resolutions", [lat]):
+                if "resolutions" in lat:
+                    print(f"-- {side['resolution']}x{side['resolution']}")
+                print(table(side, ratios(side)))
             report, line = None, None
             if args.harness_images:
                 report, line = _harness(d, manifest, lat, args.harness_images, n)

@@ -5,6 +5,13 @@
     python tflite/harness.py --models OUT --images photos/ --q 0.5 --workdir runs/quickstart
     python tflite/harness.py --models OUT --dataset fashion_mnist --deadline-ms 0.8 \
         --latency latency.json
+    python tflite/harness.py --models OUT --dataset fashion_mnist --budget-ms 0.3 \
+        --latency OUT/latency_1t.json --workdir runs/qs_switch
+
+For a resolution-switchable model (manifest.json lists `resolutions`) a budget picks the
+input side and its thresholds (best hold-out accuracy within the budget, from the run's
+per-side logits and, for --budget-ms, the per-side latencies of tflite/benchmark.py);
+--resolution R forces a side.
 
 Runs cascade.tflite stage by stage on the LiteRT runtime (the one a phone uses),
 stopping at the first exit whose max softmax probability reaches its threshold,
@@ -42,6 +49,9 @@ def build_parser():
     p.add_argument("--latency", help="latency.json of tflite/benchmark.py for this device")
     p.add_argument("--workdir", help="the training run (hold-out logits for --q/--budget-*); "
                                      "default: the one named in manifest.json")
+    p.add_argument("--resolution", type=cli.count(1), metavar="R",
+                   help="a resolution-switchable model's input side (default: the one the "
+                        "thresholds file names, or for a budget the best side, or the largest)")
     p.add_argument("--threads", type=cli.count(1), default=1, help="LiteRT CPU threads")
     p.add_argument("--report", help="write the JSON report here")
     return p
@@ -56,10 +66,19 @@ def _stage_costs(args, manifest):
         return None
     try:
         ev.load_latency(args.latency, num_exits=manifest["num_exits"])  # validates
-        exits = sorted(read_json(args.latency, "latency file")["exits"], key=lambda e: e["exit"])
+        data = read_json(args.latency, "latency file")
     except ev.EvaluationError as e:
         raise cli.UserError(str(e)) from None
-    costs = [e.get("stage_ms") for e in exits]
+    side = manifest["input"]["shape"][1]
+    for entry in data.get("resolutions") or []:  # a switchable model: the side that runs
+        if isinstance(entry, dict) and entry.get("resolution") == side:
+            data = entry
+    exits = data.get("exits")
+    if not isinstance(exits, list) or len(exits) != manifest["num_exits"] or \
+            not all(isinstance(e, dict) and "exit" in e for e in exits):
+        raise cli.UserError(f"latency file {args.latency}: the timings at {side}x{side} must list "
+                            f"the {manifest['num_exits']} exits; benchmark these models again")
+    costs = [e.get("stage_ms") for e in sorted(exits, key=lambda e: e["exit"])]
     for k, ms in enumerate(costs):
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0 \
                 or ms == float("inf"):
@@ -118,10 +137,13 @@ def main(argv=None):
     from msdnet_tf.runtime import harness, inputs, policy
     from msdnet_tf.runtime.cascade import Cascade
 
-    cascade = Cascade.load(args.models, threads=args.threads)
+    from msdnet_tf.runtime.manifest import load_manifest
+
+    side, thresholds, how = policy.choose(load_manifest(args.models), args.thresholds, args.q,
+                                          args.budget_flops, args.budget_ms, args.latency,
+                                          args.workdir, args.resolution)
+    cascade = Cascade.load(args.models, threads=args.threads, resolution=side)
     manifest = cascade.manifest
-    thresholds, how = policy.resolve(manifest, args.thresholds, args.q, args.budget_flops,
-                                     args.budget_ms, args.latency, args.workdir)
     costs = _stage_costs(args, manifest)
     if args.dataset:
         items = inputs.from_dataset(manifest, args.dataset, args.split, args.limit, args.workdir)
@@ -129,7 +151,8 @@ def main(argv=None):
     else:
         items = inputs.from_files(manifest, args.images)
         _usable(items, f"--images {args.images}")
-    print(f"{len(items)} images, {how}, {args.threads} thread(s), mode {manifest['mode']}")
+    print(f"{len(items)} images at {side}x{side}, {how}, {args.threads} thread(s), mode "
+          f"{manifest['mode']}")
     report = harness.run(cascade, items, thresholds, args.deadline_ms, costs)
     print(summary_table(report, cascade.num_exits))
     if args.report:

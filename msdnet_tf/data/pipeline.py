@@ -99,6 +99,9 @@ class DataBundle:
         self._index = {"train": train, "val": self.holdout, "test": test, "train_eval": train}
         self.num_train, self.num_val, self.num_test = len(train), len(self.holdout), len(test)
         self._workdir, self._tensors = workdir, {}
+        # Resolution-switchable training: batches hold one crop per side (see multiscale).
+        self.train_sizes = None
+        self._side_specs = {}
         logging.info("%s from %s: %d train, %d val (hold-out), %d test images.", self.dataset,
                      source.origin, self.num_train, self.num_val, self.num_test)
 
@@ -173,6 +176,9 @@ class DataBundle:
     def train_dataset_fn(self, input_context, global_batch_size):
         """Augmented, shuffled, repeat-forever training batches (images, labels).
 
+        With `train_sizes` set, images is a tuple with one batch per side (the
+        same crops, `multiscale.preprocess_resolutions`).
+
         For `strategy.distribute_datasets_from_function(lambda ctx:
         bundle.train_dataset_fn(ctx, B))`; `input_context=None` means one pipeline.
         Each input pipeline reads its own shard and yields per-replica batches of
@@ -200,6 +206,11 @@ class DataBundle:
 
         def prepare(element, seed):  # train_ops: the data.augment rule ("none": the test ops)
             image, label = load(element)
+            if self.train_sizes:  # one crop per side: the same box and flip at every side
+                from msdnet_tf.data.multiscale import preprocess_resolutions
+
+                return preprocess_resolutions([self.spec_at(r) for r in self.train_sizes],
+                                              image, seed=seed), label
             return preprocess(self.spec, image, training=True, seed=seed), label
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(prepare, num_parallel_calls=self._parallel())
@@ -209,17 +220,19 @@ class DataBundle:
         """`train_dataset_fn(None, global_batch_size)`: one pipeline, no strategy."""
         return self.train_dataset_fn(None, global_batch_size)
 
-    def eval_dataset(self, split, batch_size):
+    def eval_dataset(self, split, batch_size, image_size=None):
         """Batches (float32 images, int32 labels) of "val", "test" or "train_eval".
 
-        Test-time preprocessing, fixed order; the last batch may be smaller.
+        Test-time preprocessing (at `image_size`, default the bundle's), fixed
+        order; the last batch may be smaller.
         """
+        spec = self.spec_at(image_size or self.image_size)
         self._check_split(split)
         if split == "train":
             raise DataError('eval_dataset takes "val", "test" or "train_eval"; use '
                             'train_dataset_fn for "train"')
         ds = self.raw_dataset(split).map(
-            lambda image, label: (preprocess(self.spec, image), label),
+            lambda image, label: (preprocess(spec, image), label),
             num_parallel_calls=self._parallel())
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -250,6 +263,17 @@ class DataBundle:
     def preprocessing_spec(self):
         """The spec `preprocess` runs for this data (a copy): manifest.json carries it."""
         return copy.deepcopy(self.spec)
+
+    def spec_at(self, image_size):
+        """This data's rule (same data.augment, same statistics) at another input side, for
+        resolution-switchable models; `spec` itself at the bundle's side. Not a copy."""
+        if image_size == self.image_size:
+            return self.spec
+        if image_size not in self._side_specs:
+            self._side_specs[image_size] = registry.preprocessing_spec(
+                self.dataset, image_size, self._cfg.augment,
+                self.info if registry.is_dynamic(self.dataset) else None)
+        return self._side_specs[image_size]
 
 
 def build(cfg_data, image_size, workdir=None, seed=0):

@@ -55,6 +55,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from msdnet_tf.cli import UserError  # noqa: E402
+
 # Keras-3-only arguments of the block functions; tf_keras uses its defaults
 # (initialisers do not matter: the trained weights are copied in).
 _DROPPED_KWARGS = ("synchronized", "kernel_initializer", "bias_initializer")
@@ -74,6 +76,9 @@ class TfKerasFactory:
 
     fold_isc_bn = True
 
+    def __init__(self, head_pool="fixed"):
+        self.head_pool = head_pool  # the classifiers' pooling (msdnet_tf.models.options)
+
     def __call__(self, cls, name, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
         if cls.__name__ == "BatchNormalization":
@@ -86,11 +91,14 @@ class TfKerasFactory:
 def build_float_model(cfg):
     """(tf_keras model, boundaries): boundaries[k] = {name: layer name} carried after exit k."""
     from msdnet_tf import config as config_lib
-    from msdnet_tf.models import base, family
+    from msdnet_tf.models import base, family, options
 
     graph_class = family.get(cfg.model.family).model_class.graph_class
-    arch = config_lib.model_kwargs(cfg)
-    factory = TfKerasFactory()
+    arch, shared = options.split(config_lib.model_kwargs(cfg))
+    if shared["resolutions"] or shared["resolution_conditioned"]:
+        raise UserError("mode qat is not available for resolution-switchable models (use "
+                        "int8: post-training quantisation per resolution)")
+    factory = TfKerasFactory(shared["head_pool"])
     graph = graph_class(arch, False, factory)
     size = arch["image_size"]
     image = tf_keras.Input((size, size, 3), name="image")

@@ -25,11 +25,20 @@ per exit; stage k maps what stage k - 1 carried, by name, to its logits and
 what it carries on), `plan`, `num_exits`, `reference_names()`. Sub-graphs are
 built with a factory that fetches the trained layers, so they share weights
 with the model instead of copying them.
+
+The keys every family shares (`msdnet_tf.models.options`) are handled here:
+`head_pool` travels on the factory (`make.head_pool`, read by the shared
+classifier), and a model with `resolutions` also builds the graph at every
+other side r over a `resolution.ResolutionFactory` (private BatchNorm layers,
+shared everything else): `at_resolution(r)` is that graph, `serving_model(r)`
+a plain single-resolution model with r's BatchNorm (and folded kernels).
 """
 
 import keras
 
 from msdnet_tf.models import heads as heads_lib
+from msdnet_tf.models import options as options_lib
+from msdnet_tf.models import resolution
 
 
 class LayerFactory:
@@ -37,17 +46,25 @@ class LayerFactory:
 
     Layers whose output reaches no exit are dropped by the functional model;
     fetching one gives a throwaway layer, which the sub-graph drops too.
+    `head_pool` is the classifiers' pooling; with `conditioned` convolutions
+    are created as `resolution.ConditionedConv2D`.
     """
 
-    def __init__(self, model=None):
+    def __init__(self, model=None, head_pool="fixed", conditioned=False):
         self.model = model
+        self.head_pool = model.options["head_pool"] if model is not None else head_pool
+        self.conditioned = conditioned
         self.created = []
+        self.layers = {}
 
     def __call__(self, cls, name, **kwargs):
         if self.model is not None and name not in self.model.unreachable_layers:
             return self.model.get_layer(name)
+        if self.conditioned:
+            cls, kwargs = resolution.conditioned(cls, kwargs, options_lib.ENCODING_AT_R0)
         self.created.append(name)
-        return cls(name=name, **kwargs)
+        self.layers[name] = cls(name=name, **kwargs)
+        return self.layers[name]
 
 
 def apply_graph(graph, image, exit_heads="plain", make=None, num_classes=None, sync_bn=False,
@@ -78,19 +95,43 @@ class MultiExitModel(keras.Model):
     def __init__(self, arch, sync_bn=False, exit_heads="plain", **kwargs):
         heads_lib.check_exit_heads(exit_heads)
         self.exit_heads = exit_heads
-        factory = LayerFactory()
+        _, opts = options_lib.split({k: kwargs.pop(k) for k in options_lib.KEYS if k in kwargs})
+        factory = LayerFactory(head_pool=opts["head_pool"],
+                               conditioned=opts["resolution_conditioned"])
         graph = self.graph_class(arch, sync_bn, factory)
         image = graph.image_input()
         outputs, _ = apply_graph(graph, image, exit_heads, factory, arch["num_classes"], sync_bn)
         kwargs.setdefault("name", self.family)
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.arch = arch
+        self.options = opts
         self.sync_bn = sync_bn
         self._num_exits = graph.num_exits
         self._depths = tuple(graph.depth(k) for k in range(graph.num_exits))
         # Layers of the plan that feed no exit (the reference may still compute them).
         kept = {layer.name for layer in self.layers}
         self.unreachable_layers = tuple(n for n in factory.created if n not in kept)
+        self.__dict__["_views"] = {}  # r -> graph at r; untracked (its layers are ours)
+        if opts["resolutions"]:
+            shared = {n: layer for n, layer in factory.layers.items() if n in kept}
+            self.resolution_layers = self._build_resolutions(shared, sync_bn)
+
+    def _build_resolutions(self, shared, sync_bn):
+        """Builds the graph at every other resolution; returns the layers private to them."""
+        private = []
+        for r in self.resolutions[1:]:
+            make = resolution.ResolutionFactory(shared, r, self.image_size,
+                                                self.options["head_pool"])
+            graph = self.graph_class({**self.arch, "image_size": r}, sync_bn, make)
+            image = graph.image_input()
+            outputs, _ = apply_graph(graph, image, self.exit_heads, make, self.arch["num_classes"],
+                                     sync_bn)
+            view = keras.Model(image, outputs, name=f"{self.name}_r{r}")
+            self._views[r] = view
+            kept = {id(layer) for layer in view.layers}
+            private += [layer for layer in make.private.values()
+                        if id(layer) in kept and layer.weights]
+        return private
 
     @property
     def num_exits(self):
@@ -108,9 +149,66 @@ class MultiExitModel(keras.Model):
         """Dense layers a sample passes on the way to exit k."""
         return self._depths[k]
 
+    @property
+    def resolutions(self):
+        """The input sides this model serves, largest first ((image_size,) if not switchable)."""
+        return tuple(self.options["resolutions"]) or (self.image_size,)
+
+    @property
+    def switchable(self):
+        return bool(self.options["resolutions"])
+
+    @property
+    def model_kwargs(self):
+        """The keyword arguments that rebuild this model: the config's model section."""
+        return {**self.arch, **self.options}
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "sync_bn": self.sync_bn,
-                "exit_heads": self.exit_heads, **self.arch}
+                "exit_heads": self.exit_heads, **self.model_kwargs}
+
+    def at_resolution(self, r):
+        """The network at input side r (a trained resolution): a functional model sharing
+        this model's layers, with r's BatchNorm; outputs exit_0 ... exit_{K-1}."""
+        if r == self.image_size:
+            return self
+        if r not in self._views:
+            raise ValueError(f"this model serves {list(self.resolutions)}. Received: r={r!r}")
+        return self._views[r]
+
+    def nearest_resolution(self, r):
+        """The trained resolution closest to r (the larger one on a tie)."""
+        return min(self.resolutions, key=lambda t: (abs(t - r), -t))
+
+    def serving_model(self, r=None, bn_from=None):
+        """A plain model of this family at input side r (default: the largest).
+
+        Convolution and Dense weights are this model's (conditioned kernels
+        folded to e(r) * A + B); BatchNorm layers are those of resolution
+        `bn_from` (default: r if trained, else the nearest trained one). Not
+        switchable: every downstream tool (counting, export) takes it as is.
+        """
+        r = self.image_size if r is None else int(r)
+        bn_from = self.nearest_resolution(r) if bn_from is None else bn_from
+        view = self.at_resolution(bn_from)
+        plain = type(self)(**{**self.arch, "image_size": r}, head_pool=self.options["head_pool"],
+                           exit_heads=self.exit_heads)
+        e = options_lib.encoding(r, self.image_size)
+        for layer in plain.layers:
+            if not layer.weights:
+                continue
+            if resolution.is_batch_norm(layer):
+                name = layer.name if view is self else resolution.private_name(layer.name,
+                                                                               bn_from)
+                layer.set_weights(view.get_layer(name).get_weights())
+                continue
+            source = self.get_layer(layer.name)
+            values = source.get_weights()
+            if isinstance(source, resolution.ConditionedConv2D):
+                values = [keras.ops.convert_to_numpy(source.kernel_at(e))]
+                values += [keras.ops.convert_to_numpy(source.bias)] if source.use_bias else []
+            layer.set_weights(values)
+        return plain
 
     @classmethod
     def from_config(cls, config):

@@ -209,11 +209,15 @@ def apply_imagenet_stem(make, image, filters, name, sync_bn=False, kernel_initia
 
 
 def apply_classifier_features(make, x, k, stem, pool_side, sync_bn=False):
-    """Exit k up to its Dense layer: two strided ConvBasic and the 2x2 average pool -> [N, C]."""
+    """Exit k up to its Dense layer: two strided ConvBasic and the 2x2 average pool -> [N, C].
+
+    With `make.head_pool == "global"` (see `msdnet_tf.models.options`) the pool
+    is global at every map size; the reference's 2x2 pool is the same on a 2x2 map.
+    """
     width = 128 if stem == "cifar" else x.shape[-1]
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c1", sync_bn)
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c2", sync_bn)
-    if pool_side == 2:
+    if pool_side == 2 or getattr(make, "head_pool", "fixed") == "global":
         # Equal to a 2x2 average pool on a 2x2 map, and fully accelerated in int8.
         return make(layers.GlobalAveragePooling2D, f"exit{k}_pool")(x)
     x = make(layers.AveragePooling2D, f"exit{k}_pool", pool_size=2)(x)

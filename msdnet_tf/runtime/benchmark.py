@@ -75,9 +75,10 @@ def _path(cascade, k, image):
         feats = out
 
 
-def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None):
-    """latency.json content (plus sizes) for one converted directory at one thread count."""
-    cascade = Cascade.load(models_dir, threads=threads)
+def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None, resolution=None):
+    """latency.json content (plus sizes) for one converted directory at one thread count
+    (and one input side of a resolution-switchable model)."""
+    cascade = Cascade.load(models_dir, threads=threads, resolution=resolution)
     m = cascade.manifest
     if image is None:
         image = np.random.default_rng(0).normal(size=m["input"]["shape"]).astype(np.float32)
@@ -103,7 +104,20 @@ def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None):
                       "cumulative_flops": m["exits"][k]["cumulative_flops"]})
     return {"device": machine(), "threads": threads, "mode": m["mode"], "model": m["model"],
             "reps": reps, "cascade_bytes": (Path(models_dir) / m["cascade"]["file"]).stat().st_size,
-            "exits": exits}
+            "resolution": m["input"]["shape"][1], "exits": exits}
+
+
+def benchmark_resolutions(models_dir, threads=1, reps=50, warmup=5):
+    """latency.json content of every input side: the largest at the top level, every side
+    (the largest too) under `resolutions` (docs/deployment-format.md)."""
+    from msdnet_tf.runtime.manifest import load_manifest, resolutions
+
+    sizes = resolutions(load_manifest(models_dir))
+    per = [benchmark(models_dir, threads, reps, warmup, resolution=r) for r in sizes]
+    if len(per) == 1:
+        return per[0]
+    keep = ("resolution", "cascade_bytes", "exits")
+    return {**per[0], "resolutions": [{k: lat[k] for k in keep} for lat in per]}
 
 
 def find_model_dirs(root):

@@ -129,8 +129,9 @@ class Cascade:
         self.exit_flops = [e["cumulative_flops"] for e in manifest["exits"]]
 
     @classmethod
-    def load(cls, models_dir, threads=None):
-        return cls(load_manifest(models_dir), models_dir, threads)
+    def load(cls, models_dir, threads=None, resolution=None):
+        """The cascade of a converted directory (of one input side of a switchable model)."""
+        return cls(load_manifest(models_dir, resolution=resolution), models_dir, threads)
 
     def _check_signatures(self, path):
         stages = self.manifest["cascade"]["stages"]

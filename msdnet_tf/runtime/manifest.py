@@ -333,11 +333,90 @@ def check_files(manifest, models_dir, path):
               file=sys.stderr)
 
 
-def load_manifest(models_dir, check=True):
+def load_manifest(models_dir, check=True, resolution=None):
     """The validated manifest of a converted model directory.
 
-    check: also check the files it describes (existence, size, sha256).
+    check: also check the files it describes (existence, size, sha256), those of every
+    side of a resolution-switchable model.
+    resolution: for a resolution-switchable model, the input side whose files the returned
+    manifest describes (default: the top level, the largest); the result then also carries
+    `resolution`.
     """
+    manifest = _load(models_dir, check)
+    if resolution is None and not manifest.get("resolutions"):
+        return manifest
+    return select(manifest, resolution, Path(models_dir) / "manifest.json")
+
+
+def resolutions(manifest):
+    """The input sides a manifest serves, largest first."""
+    entries = manifest.get("resolutions")
+    return [e["resolution"] for e in entries] if entries else [input_side(manifest)]
+
+
+def select(manifest, resolution, path="manifest.json"):
+    """The manifest of one input side (see export.manifest.select_resolution)."""
+    entries = manifest.get("resolutions") or []
+    sizes = resolutions(manifest)
+    resolution = sizes[0] if resolution is None else resolution
+    if resolution not in sizes:
+        raise ManifestError(f"{path} serves {', '.join(f'{r}x{r}' for r in sizes)}. "
+                            f"Received: resolution {resolution}")
+    if not entries:
+        return manifest
+    entry = next(e for e in entries if e["resolution"] == resolution)
+    missing = [k for k in ("input", "preprocessing", "exits", "cascade") if k not in entry]
+    if missing:
+        raise ManifestError(f"{path}: resolutions entry {resolution} lacks {', '.join(missing)}")
+    return {**manifest, **entry, "resolution": resolution}
+
+
+def _check_resolutions(c, manifest, path, models_dir):
+    """Each side of a switchable model's manifest is a valid manifest of its own."""
+    entries = c.lst(manifest["resolutions"], "resolutions")
+    if not entries:
+        c.fail("resolutions", "must not be empty (or null for a single-resolution model)")
+    sizes = []
+    for e in entries:
+        c.obj(e, "resolutions entry", ("resolution", "input", "preprocessing", "exits",
+                                       "cascade"))
+        r = c.integer(e["resolution"], "resolutions entry resolution", low=1)
+        if sizes and r >= sizes[-1]:
+            c.fail("resolutions", f"sides must be distinct, largest first. Received {r} after "
+                                  f"{sizes}")
+        sizes.append(r)
+    if sizes[0] != input_side(manifest):
+        c.fail("resolutions", f"must start with the top level's side {input_side(manifest)}. "
+                              f"Received: {sizes}")
+    sides = []
+    for e in entries:
+        side = {k: v for k, v in select(manifest, e["resolution"], path).items()
+                if k not in ("resolutions", "resolution")}
+        validate(side, path, models_dir)
+        if input_side(side) != e["resolution"]:
+            c.fail(f"resolutions entry {e['resolution']} input",
+                   f"takes {input_side(side)}x{input_side(side)} images")
+        sides.append(side)
+    def files_of(m):
+        return [(e["file"], e.get("sha256")) for _, e in described_files(m)]
+
+    if files_of(manifest) != files_of(sides[0]):
+        c.fail("resolutions", f"entry {sizes[0]} must describe the files of the top level "
+                              "(the largest side)")
+    recorded = {input_side(side): any("sha256" in e for _, e in described_files(side))
+                for side in sides}
+    if len(set(recorded.values())) > 1:
+        c.fail("resolutions", "must all record sha256 or none (sides with digests: "
+                              f"{[r for r, d in recorded.items() if d]}; a manifest edited by "
+                              "hand?)")
+    names = [entry["file"] for side in sides for _, entry in described_files(side)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        c.fail("resolutions", f"name the same file for two sides: {', '.join(twice)}")
+    return sides
+
+
+def _load(models_dir, check):
     models_dir = Path(models_dir)
     path = models_dir / "manifest.json"
     if not os.path.lexists(path):
@@ -348,8 +427,13 @@ def load_manifest(models_dir, check=True):
     except files.FileProblem as e:
         raise ManifestError(str(e)) from None
     validate(manifest, path, models_dir)
+    sides = [manifest]
+    if manifest.get("resolutions") is not None:
+        sides = _check_resolutions(_Checker(path, manifest, models_dir), manifest, path,
+                                   models_dir)
     if check:
-        check_files(manifest, models_dir, path)
+        for side in sides:
+            check_files(side, models_dir, path)
     return manifest
 
 

@@ -114,11 +114,9 @@ class Trainer:
         if os.path.lexists(best):
             files.check_hdf5(best, "best weights", state_lib.DAMAGED_HINT)
         self.data = None
-        if cfg.model.num_classes == 0:  # "from the data": the model needs the count first
-            if saved_cfg is not None:  # resuming: the count the run was built with
-                cfg.model.num_classes = saved_cfg.model.num_classes
-            else:  # a new workdir: nothing to check before the data is read
-                self.data = data_lib.build_from_config(cfg, self.workdir)
+        # model.num_classes 0 ("from the data"): the classes the data has (read from its
+        # folder names or metadata, not its images) before the model is built.
+        data_lib.resolve_num_classes(cfg)
         self.num_exits = config_lib.num_exits(cfg)
         self.exit_weights = t.exit_weights or [1.0] * self.num_exits
         with self.strategy.scope():
@@ -201,6 +199,19 @@ class Trainer:
                 tf.summary.scalar(f"val_top1/exit_{k}", val_top1[k])
         return record
 
+    def _validate(self, val):
+        """Hold-out top-1 per exit."""
+        return steps_lib.evaluate_top1(self.model, self.strategy, val, self.num_exits,
+                                       self.eval_step)
+
+    def _selection_score(self, val_top1):
+        """What the best checkpoint maximises: the last exit's hold-out top-1."""
+        return val_top1[-1]
+
+    def _extra_results(self):
+        """More entries for results.json (subclasses; runs on every worker, best weights loaded)."""
+        return {}
+
     def fit(self, verbose=True):
         """Trains from the last finished epoch to train.epochs."""
         t = self.cfg.train
@@ -212,11 +223,11 @@ class Trainer:
             if verbose and self.chief:
                 print(f"Epoch {epoch + 1}/{t.epochs} (lr {lr:g})", flush=True)
             train_ce, train_top1 = self._train_epoch(epoch, verbose and self.chief)
-            val_top1 = steps_lib.evaluate_top1(self.model, self.strategy, val, self.num_exits,
-                                               self.eval_step)
+            val_top1 = self._validate(val)
             record = self._record(epoch, lr, train_ce, train_top1, val_top1, time.time() - start)
-            if val_top1[-1] > self.meta["best_val_top1"]:
-                self.meta.update(best_val_top1=val_top1[-1], best_epoch=epoch + 1)
+            if self._selection_score(val_top1) > self.meta["best_val_top1"]:
+                self.meta.update(best_val_top1=self._selection_score(val_top1),
+                                 best_epoch=epoch + 1)
                 # Every worker keeps its own copy: finish() evaluates the best weights on all.
                 state_lib.save_best_weights(self.state_dir, self.model)
             self.meta["epoch"] = epoch + 1
@@ -256,6 +267,7 @@ class Trainer:
             "intra_op_threads": self.threads[0],
             "inter_op_threads": self.threads[1],
         }
+        results.update(self._extra_results())  # On every worker: it may evaluate.
         if self.chief:
             counts = flops.count(self.model)
             results.update(exit_cumulative_flops=counts.exit_cumulative_flops,

@@ -29,6 +29,7 @@ CHOICES = {"stem": ("cifar", "imagenet"), "step_mode": ("even", "lin_grow"),
 
 
 def validate(**kwargs):
+    """The family's keys plus head_pool (see `msdnet_tf.models.options`)."""
     plan.validate_model_kwargs(**kwargs)
 
 

@@ -104,7 +104,7 @@ class MSDNet(base.MultiExitModel):
             bottleneck_factors=[int(b) for b in bottleneck_factors], bottleneck=bottleneck,
             reduction=reduction, prune=prune, num_classes=num_classes, image_size=image_size,
         )
-        plan_lib.validate_model_kwargs(**arch)
+        plan_lib.validate_model_kwargs(**arch, head_pool=kwargs.get("head_pool", "fixed"))
         super().__init__(arch, sync_bn, **kwargs)
 
     @property

@@ -35,6 +35,7 @@ CHOICES = {"stem": plan.STEMS, "step_mode": plan.STEP_MODES}
 
 
 def validate(**kwargs):
+    """The family's keys plus head_pool (see `msdnet_tf.models.options`)."""
     plan.validate_model_kwargs(**kwargs)
 
 

@@ -180,7 +180,7 @@ class RANet(base.MultiExitModel):
             compress_factor=compress_factor, reduction=reduction, bottleneck=bottleneck,
             bn_after=bn_after,
         )
-        plan_lib.validate_model_kwargs(**arch)
+        plan_lib.validate_model_kwargs(**arch, head_pool=kwargs.get("head_pool", "fixed"))
         super().__init__(arch, sync_bn, **kwargs)
 
     @property

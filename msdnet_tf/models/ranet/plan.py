@@ -145,7 +145,7 @@ def _check_types(kw):
            "reduction", kw["reduction"], "must be in (0, 1]")
 
 
-def _check_scales(kw):
+def _check_scales(kw, head_pool="fixed"):
     scales, num = list(kw["scale_list"]), len(kw["scale_list"])
     for key in ("growth_factors", "bottleneck_factors"):
         _check(len(kw[key]) == num, key, kw[key],
@@ -156,7 +156,7 @@ def _check_scales(kw):
            "(e.g. [1, 2, 3, 3])")
     _, sides = stem_sides(kw["stem"], kw["image_size"], scales)
     pool = classifier_pool_side(sides[0])
-    _check(pool in (2, 3), "scale_list", scales,
+    _check(pool in (2, 3) or head_pool == "global", "scale_list", scales,
            f"gives a {sides[0]}x{sides[0]} coarsest map ({kw['stem']} stem, image_size "
            f"{kw['image_size']}) and a {pool}x{pool} map at the classifiers' 2x2 average pool; "
            "it needs 2x2 or 3x3 (largest level 3 for 32x32 cifar, 4 for 224x224 imagenet)")
@@ -168,8 +168,12 @@ def _check_scales(kw):
                "(a fusion layer takes that many channels from the coarser sub-network)")
 
 
-def validate_model_kwargs(**kwargs):
-    """Raises ArchitectureError naming the first invalid or inconsistent value."""
+def validate_model_kwargs(head_pool="fixed", **kwargs):
+    """Raises ArchitectureError naming the first invalid or inconsistent value.
+
+    head_pool "fixed" (the reference's 2x2 average pool) needs a 2x2 or 3x3 map
+    at the classifiers; "global" pools any map (`msdnet_tf.models.options`).
+    """
     keys = ("stem", "num_classes", "image_size", "num_blocks", "block_step", "step", "step_mode",
             "num_channels", "growth_rate", "growth_factors", "bottleneck_factors", "scale_list",
             "compress_factor", "reduction", "bottleneck", "bn_after")
@@ -180,7 +184,7 @@ def validate_model_kwargs(**kwargs):
     if missing:
         raise ArchitectureError(f"missing RANet argument {missing[0]}")
     _check_types(kwargs)
-    _check_scales(kwargs)
+    _check_scales(kwargs, head_pool)
 
 
 def num_exits(num_blocks, block_step, scale_list, **_):

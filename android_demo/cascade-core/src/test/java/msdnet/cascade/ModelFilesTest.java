@@ -58,6 +58,44 @@ public class ModelFilesTest {
         }
     }
 
+    /** Records digests in one part of a manifest (the top level or a side): the exit files
+     * hold "exit k", its cascade file {@code cascade}. */
+    private static void digest(Map<String, Object> part, byte[] cascade) throws Exception {
+        List<Object> entries = new ArrayList<>(TestFiles.list(part.get("exits")));
+        entries.add(part.get("cascade"));
+        for (Object o : entries) {
+            Map<String, Object> e = TestFiles.map(o);
+            byte[] content = e.containsKey("stages") ? cascade
+                    : ("exit " + e.get("exit")).getBytes(StandardCharsets.UTF_8);
+            e.put("sha256", sha256(content));
+            e.put("bytes", (long) content.length);
+        }
+    }
+
+    @Test
+    public void everySideOfASwitchableModelIsCheckedAgainstItsOwnDigests() throws Exception {
+        byte[] small = "the 3x3 cascade".getBytes(StandardCharsets.UTF_8);
+        Map<String, Object> tree = ResolutionTest.twoSides();
+        List<Object> sides = TestFiles.list(tree.get("resolutions"));
+        digest(tree, CASCADE);
+        digest(TestFiles.map(sides.get(0)), CASCADE);
+        digest(TestFiles.map(sides.get(1)), small);
+        Manifest m = parse(tree);
+        assertTrue(m.hasDigests() && m.forResolution(3).hasDigests());
+        m.checkFile("cascade.tflite", CASCADE);
+        m.forResolution(3).checkFile("cascade_r3.tflite", small);
+        m.checkFile("cascade_r3.tflite", small);  // a file of another side of the same model
+        assertRefused("cascade_r3.tflite is not the file manifest.json describes",
+            () -> m.forResolution(3).checkFile("cascade_r3.tflite", CASCADE));
+        assertRefused("cascade.tflite is not the file manifest.json describes",
+            () -> m.checkFile("cascade.tflite", small));
+
+        Map<String, Object> half = ResolutionTest.twoSides();
+        digest(half, CASCADE);
+        digest(TestFiles.map(TestFiles.list(half.get("resolutions")).get(0)), CASCADE);
+        assertRefused("must all record sha256 or none", () -> parse(half));
+    }
+
     @Test
     public void acceptsTheFilesOfItsConversion() throws Exception {
         Manifest m = parse(withDigests());
