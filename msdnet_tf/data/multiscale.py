@@ -17,7 +17,7 @@ exactly `preprocess(spec, image, training=True, seed=seed)` with that side's spe
 import tensorflow as tf
 
 from msdnet_tf.data import registry
-from msdnet_tf.data.preprocessing import _APPLY, _RANDOM_OPS, _as_hwc_uint8
+from msdnet_tf.data.preprocessing import _APPLY, _RANDOM_OPS, _as_hwc_uint8, op_seeds
 
 _SIZING_OPS = ("resize", "random_resized_crop")
 
@@ -61,12 +61,7 @@ def preprocess_resolutions(specs_or_dataset, image, sizes=None, seed=None):
     spec = specs[0]
     ops = spec["train_ops"]
     x = tf.cast(_as_hwc_uint8(image, spec["channels_in"]), tf.float32)
-    num_random = sum(op["op"] in _RANDOM_OPS for op in ops)
-    seeds = None
-    if num_random:
-        if seed is None:
-            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-        seeds = tf.random.experimental.stateless_split(seed, num=num_random)
+    seeds = op_seeds(ops, seed)
     branch = max((i for i, op in enumerate(ops) if op["op"] in _SIZING_OPS), default=None)
     xs, used = [x], 0
     for i, op in enumerate(ops):

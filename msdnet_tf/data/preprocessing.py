@@ -120,6 +120,17 @@ def _resolve(spec_or_dataset, image_size):
     return registry._spec(spec_or_dataset, image_size), image_size  # pylint: disable=protected-access
 
 
+
+def op_seeds(ops, seed):
+    """One stateless seed per random op of `ops`, split from `seed` (a shape-[2] integer
+    tensor; drawn from the global generator when None); None when no op is random."""
+    num_random = sum(op["op"] in _RANDOM_OPS for op in ops)
+    if not num_random:
+        return None
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    return tf.random.experimental.stateless_split(seed, num=num_random)
+
 def preprocess(spec_or_dataset, image, image_size=None, training=False, seed=None):
     """One uint8 HWC (or HW) image -> float32 normalised `image_size x image_size x 3`.
 
@@ -132,12 +143,7 @@ def preprocess(spec_or_dataset, image, image_size=None, training=False, seed=Non
     spec, image_size = _resolve(spec_or_dataset, image_size)
     ops = spec["train_ops"] if training else spec["ops"]
     x = tf.cast(_as_hwc_uint8(image, spec["channels_in"]), tf.float32)
-    num_random = sum(op["op"] in _RANDOM_OPS for op in ops)
-    seeds = None
-    if num_random:
-        if seed is None:
-            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-        seeds = tf.random.experimental.stateless_split(seed, num=num_random)
+    seeds = op_seeds(ops, seed)
     used = 0
     for op in ops:
         op_seed = None

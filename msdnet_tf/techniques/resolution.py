@@ -83,10 +83,7 @@ def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, glob
             loss, ce_sums, kd = resolution_loss(logits, labels, weights, pairs, temperature,
                                                 kd_weight)
             loss = loss / global_batch
-            if weight_decay:
-                l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
-                               for v in variables])
-                loss += 0.5 * weight_decay * l2 / replicas
+            loss += steps_lib.weight_decay_loss(variables, weight_decay, replicas)
             if scale_loss is not None:
                 loss = scale_loss(loss)
         grads = tape.gradient(loss, variables)
