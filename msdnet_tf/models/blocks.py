@@ -84,6 +84,12 @@ def packed_batch_norm(x, gamma, beta, epsilon):
     """
     import tensorflow as tf
 
+    # Read the variables here, outside the custom gradient: a tf.custom_gradient function
+    # that reads variables itself must take them as a `variables` argument of its gradient
+    # when run eagerly (model(x, training=True) outside a tf.function, fit(run_eagerly=True)).
+    # Gradients reach gamma and beta through these reads in every mode.
+    gamma = tf.convert_to_tensor(gamma, "float32")
+    beta = tf.convert_to_tensor(beta, "float32")
     channels = x.shape[-1]
     g = 16 // math.gcd(channels, 16)
     width = g * channels
