@@ -37,8 +37,23 @@ a plain single-resolution model with r's BatchNorm (and folded kernels).
 import keras
 
 from msdnet_tf.models import heads as heads_lib
+from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
 from msdnet_tf.models import options as options_lib
 from msdnet_tf.models import resolution
+
+
+class ClassifierHeads:
+    """The reference classifier as a graph's exit heads (`head`, and `head_features`, the
+    pooled vector before its Dense, which IMTA's ISC heads read). The graph sets `make`,
+    `arch` (with `stem`, `num_classes`), `pool_side` and `sync_bn`."""
+
+    def head(self, k, x):
+        return apply_classifier(self.make, x, k, self.arch["stem"], self.arch["num_classes"],
+                                self.pool_side, self.sync_bn)
+
+    def head_features(self, k, x):
+        return apply_classifier_features(self.make, x, k, self.arch["stem"], self.pool_side,
+                                         self.sync_bn)
 
 
 class LayerFactory:

@@ -3,11 +3,10 @@
 import keras
 
 from msdnet_tf.models import base
-from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
 from msdnet_tf.models.msdnet import blocks, plan as plan_lib, weights
 
 
-class MSDNetGraph:
+class MSDNetGraph(base.ClassifierHeads):
     """The plan's blocks and classifiers over one layer factory (see `base`).
 
     Between exits it carries the surviving scales as {"scale_s": tensor},
@@ -44,14 +43,6 @@ class MSDNetGraph:
 
     def head_key(self, b):
         return f"scale_{self.plan.num_scales - 1}"
-
-    def head(self, b, x):
-        return apply_classifier(self.make, x, b, self.arch["stem"], self.arch["num_classes"],
-                                self.pool_side, self.sync_bn)
-
-    def head_features(self, b, x):
-        return apply_classifier_features(self.make, x, b, self.arch["stem"], self.pool_side,
-                                         self.sync_bn)
 
     def depth(self, b):
         return sum(len(block.layers) for block in self.plan.blocks[:b + 1])

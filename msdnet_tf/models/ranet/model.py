@@ -3,7 +3,6 @@
 import keras
 
 from msdnet_tf.models import base
-from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
 from msdnet_tf.models.ranet import blocks, plan as plan_lib, weights
 
 
@@ -11,7 +10,7 @@ def stem_name(i):
     return f"s{i}_stem"
 
 
-class RANetGraph:
+class RANetGraph(base.ClassifierHeads):
     """The plan's stem, blocks and classifiers over one layer factory (see `base`).
 
     Trunk k runs the blocks between exit k - 1 and exit k (trunk 0 also the
@@ -111,15 +110,6 @@ class RANetGraph:
         """The output of the plain block exit k follows, which the classifier reads and the
         later blocks read (IMTA rescales both there, docs/imta.md)."""
         return self.out_name(*self.plan.exits[k])
-
-    def head(self, k, x):
-        return apply_classifier(self.make, x, k, self.arch["stem"], self.arch["num_classes"],
-                                self.pool_side, self.sync_bn)
-
-    def head_features(self, k, x):
-        """Classifier k up to its Dense: the pooled vector IMTA's ISC head reads."""
-        return apply_classifier_features(self.make, x, k, self.arch["stem"], self.pool_side,
-                                         self.sync_bn)
 
     def depth(self, k):
         """Dense layers of the exit's sub-network up to its block."""
