@@ -1,10 +1,19 @@
-# msdnet_tf: `make demo` runs the whole pipeline on an offline default, `make test` the tests.
+# msdnet_tf: `make demo` runs the whole pipeline on an offline default (MODEL=ranet: the RANet
+# quickstart), `make test` the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXTRAS ?= dev,qat
+# `make demo MODEL=ranet` runs the pipeline on configs/quickstart_ranet.yaml instead.
+MODEL ?= msdnet
+ifeq ($(MODEL),msdnet)
+DEMO_CONFIG ?= configs/quickstart.yaml
 DEMO_DIR ?= runs/quickstart
+else
+DEMO_CONFIG ?= configs/quickstart_$(MODEL).yaml
+DEMO_DIR ?= runs/quickstart_$(MODEL)
+endif
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
@@ -37,7 +46,7 @@ test-android-core:
 	android_demo/cascade-core/test.sh
 
 demo: $(STAMP) fashion-mnist
-	$(BIN)/python -m msdnet_tf.demo --workdir $(DEMO_DIR)
+	$(BIN)/python -m msdnet_tf.demo --config $(DEMO_CONFIG) --workdir $(DEMO_DIR)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

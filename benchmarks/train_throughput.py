@@ -103,20 +103,17 @@ VARIANTS = {
                   {"optimizer": "keras_sgd"}),
     "keras_momentum": ("train.momentum_style=keras (fused ResourceApplyKerasMomentum)",
                        {"optimizer": "keras_momentum"}),
-    "pad_folding": ("strided convs pad inside the convolution (blocks.Conv2D.fold_pad) "
-                    "instead of reading their ZeroPadding2D's output (a Pad op, and a Slice in "
-                    "the gradient)", {"pad_folding": True}),
     "wd_in_loss": ("fused torch-style update, weight decay as an L2 term of the loss instead "
                    "of inside the update", {"optimizer": "wd_in_loss"}),
 }
-DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,pad_folding,"
+DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,"
                     "fused_bn,bf16")
 
 
 def _settings(name):
     s = {"framework": "tf", "bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1,
          "input": "data", "intra": None, "inter": None, "env": {}, "optimizer": "trainer",
-         "tf_loaded": False, "pad_folding": False}
+         "tf_loaded": False}
     s.update(VARIANTS[name][1])
     return s
 
@@ -282,7 +279,6 @@ def train_worker(name, threads, batch, reference=None):
         blocks.BatchNormalization = keras.layers.BatchNormalization
     elif s["bn"] == "fused":
         blocks.BatchNormalization.packed = False
-    blocks.Conv2D.fold_pad = s["pad_folding"]
     model = MSDNet()
     macs = flops.count(model).exit_cumulative_flops[-1]
     strategy = tf.distribute.get_strategy()

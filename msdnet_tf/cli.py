@@ -1,7 +1,13 @@
-"""Shared command-line plumbing: --config/--override, one-line errors."""
+"""Shared command-line plumbing: --config/--override, --verbose, one-line errors.
+
+The CLIs parse their arguments before importing TensorFlow (`--help` and argument
+errors answer at once) and then import it with `quiet_tensorflow()`, which keeps
+TensorFlow's start-up lines off the terminal unless `--verbose` was given.
+"""
 
 import argparse
 import functools
+import math
 import os
 import sys
 
@@ -12,9 +18,15 @@ class UserError(Exception):
     """A problem with the user's input; printed as one line, exit code 2."""
 
 
-def quiet_tensorflow():
-    """Keeps TensorFlow's C++ start-up chatter out of the CLIs' output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def quiet_tensorflow(verbose=None):
+    """Imports TensorFlow without its start-up lines (all of them with --verbose).
+
+    Call it after parsing the arguments, before anything imports TensorFlow;
+    `verbose=None` follows the --verbose flag of the last `parser(...)` parse.
+    """
+    from msdnet_tf import _quiet
+
+    return _quiet.import_tensorflow(verbose)
 
 
 def add_config_args(parser):
@@ -30,8 +42,66 @@ def config_from_args(args):
     return config_lib.load_config(args.config, args.override)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser: --verbose sets up TensorFlow's verbosity; a wrong flag is one line
+    (the usage is one --help away)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extra = super().parse_known_args(args, namespace)
+        from msdnet_tf import _quiet
+
+        _quiet.configure(getattr(parsed, "verbose", False))
+        return parsed, extra
+
+    def error(self, message):
+        # Scripts are named like main_wrapper names them (tflite/convert.py -> convert.py).
+        self.exit(2, f"{os.path.basename(self.prog)}: error: {message} (see --help)\n")
+
+
 def parser(prog, description):
-    return argparse.ArgumentParser(prog=prog, description=description)
+    p = _Parser(prog=prog, description=description)
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up and log lines and msdnet_tf's info messages")
+    return p
+
+
+def ranged(kind, low=None, high=None, low_open=False, note=""):
+    """An argparse `type=` for an int or a finite float in a range, stated in the message.
+
+        p.add_argument("--limit", type=ranged(int, 0, note="0 = all"))
+        # --limit -5  ->  argument --limit: must be an integer >= 0 (0 = all). Received: -5
+    """
+    noun = "an integer" if kind is int else "a number"
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = f" <= {high:g}" if high is not None else ""
+    expected = f"must be {noun}{bounds}" + (f" ({note})" if note else "")
+
+    def parse(text):
+        try:
+            value = int(text) if kind is int else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{expected}. Received: {text!r}") from None
+        if not math.isfinite(value) or (low is not None and (value < low or (
+                low_open and value == low))) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{expected}. Received: {text}")
+        return value
+
+    parse.__name__ = noun
+    return parse
+
+
+def positive(note=""):
+    """A finite float > 0."""
+    return ranged(float, 0, low_open=True, note=note)
+
+
+def count(low=0, note=""):
+    """An integer >= low."""
+    return ranged(int, low, note=note)
 
 
 def main_wrapper(fn):
@@ -51,5 +121,12 @@ def main_wrapper(fn):
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=sys.stderr)
             raise SystemExit(130) from None
+        except OSError as e:
+            if not e.filename:
+                raise
+            # The system refused a file operation (disk full, permissions, ...): one line.
+            # Outputs are written atomically, so no file is left half-written.
+            print(f"{prog}: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+            raise SystemExit(1) from None
 
     return wrapped

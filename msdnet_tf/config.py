@@ -12,6 +12,7 @@ so a key of another family is an error that says which family it belongs to.
 """
 
 import dataclasses
+import keyword
 import typing
 from pathlib import Path
 
@@ -30,25 +31,59 @@ def _default_model():
 
 @dataclasses.dataclass
 class DataConfig:
+    # cifar10, cifar100, imagenet2012, fashion_mnist, digits, folder (your own images in
+    # data.image_folder) or tfds:NAME (a tensorflow-datasets dataset prepared in data_dir).
     dataset: str = "cifar100"
     # tfds data directory (prepared data); empty means tfds's default.
     data_dir: str = ""
     # Where official archives (CIFAR binary tarballs, ImageNet tars) are placed.
     manual_dir: str = ""
-    # Root of an image-folder tree train/<class>/*, val/<class>/* (imagenet2012).
+    # Root of an image-folder tree: train/<class>/* and test/<class>/* (dataset folder;
+    # test/ optional), or train/<class>/*, val/<class>/* (imagenet2012).
     image_folder: str = ""
+    # Splits of a tfds:NAME dataset; empty means "train" / "test".
+    train_split: str = ""
+    test_split: str = ""
+    # Test images drawn from the training images when the data have no test split
+    # (a folder without test/): -1 means 10% of them; drawn with holdout_seed, saved.
+    test_size: int = -1
     # Allow tfds to download when the data is absent (off: fail fast offline).
     download: bool = False
     # Validation hold-out drawn from the training split; -1 means the
     # dataset's paper value (5,000 CIFAR, 50,000 ImageNet).
     holdout_size: int = -1
     holdout_seed: int = 0
-    augment: bool = True
+    # Training augmentation: default (the dataset's recipe), cifar (pad + random crop +
+    # flip), imagenet (random resized crop + flip) or none. Older configs' true/false
+    # mean default/none.
+    augment: str = "default"
     cache: bool = True
     # Use only the first N training images (0 = all); for quick runs.
     train_limit: int = 0
     test_limit: int = 0
     num_parallel_calls: int = -1
+
+
+@dataclasses.dataclass
+class ImtaConfig:
+    """Stage 2 of IMTA (Li et al., ICCV 2019), `train.imta.*`: docs/imta.md.
+
+    With `from` set, training freezes the backbone of that stage-1 run and trains
+    inline-subnetwork-collaboration heads with one-for-all distillation.
+    """
+    # The finished stage-1 run directory; empty = no stage 2. YAML key `from`.
+    from_: str = ""
+    # Exits 0..K-2: (1 - gamma) * CE + gamma * T^2 * KL(teacher/T || exit/T).
+    gamma: float = 0.1
+    temperature: float = 1.0
+    # code: PyTorch's KLDivLoss 'mean' (per-sample KL / num_classes), as the authors';
+    # batchmean: the per-sample KL.
+    kd_reduction: str = "code"
+    # Stop the gradient of exit k's loss into exit k - 1 (the paper's text; not the code).
+    isc_stop_gradient: bool = False
+    # Frozen backbone's BatchNorm: train = batch statistics and moving averages updated
+    # (the authors' model.train()); frozen = inference mode, nothing in the backbone changes.
+    backbone_bn: str = "train"
 
 
 @dataclasses.dataclass
@@ -63,10 +98,12 @@ class TrainConfig:
     # v = m * v - lr * g, w += v (keras.optimizers.SGD). Equal at a constant lr;
     # after an lr decay "keras" keeps moving with the old lr's momentum for a while.
     momentum_style: str = "torch"
-    # Initial weights of convs and classifiers: "torch_default" = PyTorch's defaults,
-    # what the reference port trains from (uniform with bound 1 / sqrt(fan_in), biases
-    # too); "he_normal" = the authors' Lua code (He-normal fan-out convs, zero biases).
-    init: str = "torch_default"
+    # Initial weights: "default" = those of the reference code the family reproduces;
+    # or one of the family's INITS. MSDNet: "torch_default" (its default: PyTorch's
+    # defaults, what the reference port trains from, uniform +-1/sqrt(fan_in) kernels
+    # and biases) or "he_normal" (the authors' Lua code: He-normal fan-out convs, zero
+    # biases). RANet: "reference" (its default).
+    init: str = "default"
     weight_decay: float = 1e-4
     # Step schedule: lr *= lr_decay at each boundary (fractions of training).
     lr_boundaries: list[float] = dataclasses.field(default_factory=lambda: [0.5, 0.75])
@@ -86,6 +123,16 @@ class TrainConfig:
     # 0 = one pass over the training split per epoch.
     steps_per_epoch: int = 0
     seed: int = 0
+    # IMTA gradient equilibrium (stage 1): every later exit's gradient reaches block k of K
+    # with weight 1 / (K - k) on the tensor classifier k reads (docs/imta.md).
+    gradient_equilibrium: bool = False
+    imta: ImtaConfig = dataclasses.field(default_factory=ImtaConfig)
+    # Resolution-switchable models (model.resolutions): which larger resolutions teach the
+    # exits of each smaller one by distillation (none | largest | dense = every larger one,
+    # SAN's top-down), at this temperature, with this weight (msdnet_tf/techniques/resolution.py).
+    resolution_kd: str = "dense"
+    resolution_kd_temperature: float = 1.0
+    resolution_kd_weight: float = 1.0
 
 
 @dataclasses.dataclass
@@ -118,13 +165,33 @@ class Config:
 
 
 _CHOICES = {
-    "data.dataset": ("cifar10", "cifar100", "imagenet2012", "fashion_mnist", "digits"),
+    "data.augment": ("default", "cifar", "imagenet", "none"),
     "train.strategy": ("auto", "one_device", "mirrored", "multi_worker", "tpu"),
     "train.mixed_precision": ("float32", "mixed_float16", "mixed_bfloat16"),
     "train.momentum_style": ("torch", "keras"),
-    "train.init": ("torch_default", "he_normal"),
     "export.mode": ("float", "dynamic", "float16", "int8", "qat"),
+    "train.imta.kd_reduction": ("code", "batchmean"),
+    "train.imta.backbone_bn": ("train", "frozen"),
+    "train.resolution_kd": ("none", "largest", "dense"),
 }
+
+
+def _field_name(key):
+    """The dataclass field of a config key: a Python keyword gets a trailing `_` (from_)."""
+    return f"{key}_" if keyword.iskeyword(key) else key
+
+
+def _key_name(field_name):
+    stripped = field_name[:-1]
+    return stripped if field_name.endswith("_") and keyword.iskeyword(stripped) else field_name
+
+
+def _get(cfg, key):
+    """The value at a dotted key, e.g. train.imta.from."""
+    value = cfg
+    for part in key.split("."):
+        value = getattr(value, _field_name(part))
+    return value
 
 
 def _check_type(key, value, hint):
@@ -157,7 +224,8 @@ def _check_type(key, value, hint):
 
 
 def _section_types(section):
-    return typing.get_type_hints(type(section))
+    """{config key: type} of a section (keys as written in YAML)."""
+    return {_key_name(name): hint for name, hint in typing.get_type_hints(type(section)).items()}
 
 
 def _families_with_key(key):
@@ -199,7 +267,7 @@ def _switch_family(old, name, source):
     return new
 
 
-def _apply(cfg, section_name, values, source):
+def _apply(cfg, section_name, values, source, section=None):
     if not isinstance(values, dict):
         raise ConfigError(f"{section_name} in {source} must be a mapping. Received: {values!r}")
     if section_name == "model" and "family" in values:
@@ -207,12 +275,17 @@ def _apply(cfg, section_name, values, source):
         if name != cfg.model.family:
             cfg.model = _switch_family(cfg.model, name, source)
         values = {k: v for k, v in values.items() if k != "family"}
-    section = getattr(cfg, section_name)
+    section = section if section is not None else getattr(cfg, section_name)
     hints = _section_types(section)
     for key, value in values.items():
         if key not in hints:
             raise _unknown_key(section_name, key, hints, source, cfg)
-        setattr(section, key, _check_type(f"{section_name}.{key}", value, hints[key]))
+        if section_name == "data" and key == "augment" and isinstance(value, bool):
+            value = "default" if value else "none"  # What true/false meant before the rules.
+        if dataclasses.is_dataclass(hints[key]):  # a nested section, e.g. train.imta
+            _apply(cfg, f"{section_name}.{key}", value, source, getattr(section, _field_name(key)))
+            continue
+        setattr(section, _field_name(key), _check_type(f"{section_name}.{key}", value, hints[key]))
 
 
 def merge(cfg, overrides, source="overrides"):
@@ -232,50 +305,85 @@ def merge(cfg, overrides, source="overrides"):
 
 
 def parse_override(text):
-    """Turns 'section.key=value' into {'section': {'key': value}}."""
+    """Turns 'section.key=value' into {'section': {'key': value}} (or section.sub.key=value)."""
     if "=" not in text:
         raise ConfigError(f"--override must look like section.key=value. Received: {text!r}")
     path, raw = text.split("=", 1)
     parts = path.strip().split(".")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) not in (2, 3) or not all(parts):
         raise ConfigError(
-            f"--override key must be section.key (e.g. model.num_blocks). Received: {path!r}"
+            f"--override key must be section.key (e.g. model.num_blocks) or section.sub.key "
+            f"(e.g. train.imta.gamma). Received: {path!r}"
         )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
         raise ConfigError(f"--override {path}: value {raw!r} is not valid YAML ({e})") from None
-    return {parts[0]: {parts[1]: value}}
+    for part in reversed(parts[1:]):
+        value = {part: value}
+    return {parts[0]: value}
 
 
 def load_yaml(path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+    from msdnet_tf import files
+
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        data = files.read_yaml(path, "config file")
+    except files.FileProblem as e:
+        raise ConfigError(str(e)) from None
     return data or {}
 
 
+def _sets_num_classes(tree):
+    model = tree.get("model") if isinstance(tree, dict) else None
+    return isinstance(model, dict) and "num_classes" in model
+
+
 def load_config(path=None, overrides=()):
-    """Defaults, then the YAML file at `path`, then each override; validated."""
+    """Defaults, then the YAML file at `path`, then each override; validated.
+
+    `model.num_classes` follows the data when it is 0 or not set by the file or an
+    override: a listed dataset's class count at once, the classes found in the data of
+    `folder` / `tfds:NAME` when the data are built (0 until then).
+    """
     cfg = Config()
+    explicit = False
     if path:
-        merge(cfg, load_yaml(path), source=str(path))
+        tree = load_yaml(path)
+        explicit = _sets_num_classes(tree)
+        merge(cfg, tree, source=str(path))
     for text in overrides:
-        merge(cfg, parse_override(text), source=f"--override {text}")
+        tree = parse_override(text)
+        explicit = explicit or _sets_num_classes(tree)
+        merge(cfg, tree, source=f"--override {text}")
+    if not explicit and hasattr(cfg.model, "num_classes"):
+        cfg.model.num_classes = 0
+    resolve_num_classes(cfg)
     validate(cfg)
     return cfg
 
 
+def resolve_num_classes(cfg):
+    """model.num_classes 0 ("from the data") -> the class count of a listed dataset."""
+    from msdnet_tf.data import registry  # pylint: disable=import-outside-toplevel
+
+    if getattr(cfg.model, "num_classes", None) == 0 and cfg.data.dataset in registry.DATASETS:
+        cfg.model.num_classes = registry.DATASETS[cfg.data.dataset].num_classes
+    return cfg
+
+
 def to_dict(cfg):
-    return dataclasses.asdict(cfg)
+    def keys(value):
+        if isinstance(value, dict):
+            return {_key_name(k): keys(v) for k, v in value.items()}
+        return value
+
+    return keys(dataclasses.asdict(cfg))
 
 
 def from_dict(data, source="config"):
     cfg = merge(Config(), data, source=source)
+    resolve_num_classes(cfg)
     validate(cfg)
     return cfg
 
@@ -290,9 +398,13 @@ def _require(cond, key, value, why):
 
 
 def _validate_choices(cfg):
+    from msdnet_tf.data import registry  # pylint: disable=import-outside-toplevel
+
+    dataset = cfg.data.dataset
+    _require(dataset in registry.DATASETS or registry.is_dynamic(dataset), "data.dataset",
+             dataset, f"must be one of {registry.dataset_names_help()}")
     for key, choices in _CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
+        value = _get(cfg, key)
         _require(value in choices, key, value, f"must be one of {', '.join(choices)}")
     for name, choices in family_lib.get(cfg.model.family).choices.items():
         value = getattr(cfg.model, name)
@@ -314,15 +426,31 @@ def _validate_train(t):
     _require(t.steps_per_epoch >= 0, "train.steps_per_epoch", t.steps_per_epoch, "must be >= 0")
     _require(all(w >= 0 for w in t.exit_weights), "train.exit_weights", t.exit_weights,
              "must be non-negative")
+    i = t.imta
+    _require(0 <= i.gamma <= 1, "train.imta.gamma", i.gamma, "must be in [0, 1]")
+    _require(i.temperature > 0, "train.imta.temperature", i.temperature, "must be > 0")
+    _require(t.resolution_kd_temperature > 0, "train.resolution_kd_temperature",
+             t.resolution_kd_temperature, "must be > 0")
+    _require(t.resolution_kd_weight >= 0, "train.resolution_kd_weight", t.resolution_kd_weight,
+             "must be >= 0")
 
 
 def _validate_cross(cfg):
+    inits = ("default",) + family_lib.get(cfg.model.family).inits
+    _require(cfg.train.init in inits, "train.init", cfg.train.init,
+             f"must be one of {', '.join(inits)} for model.family {cfg.model.family}")
     weights = cfg.train.exit_weights
     k = num_exits(cfg)
     _require(not weights or len(weights) == k, "train.exit_weights", weights,
              f"must be empty or have one weight per exit (this model has {k} exits)")
     d = cfg.data
     _require(d.holdout_size >= -1, "data.holdout_size", d.holdout_size, "must be >= 0 (or -1)")
+    _require(d.test_size == -1 or d.test_size >= 1, "data.test_size", d.test_size,
+             "must be >= 1 (or -1: 10% of the training images)")
+    _require(d.dataset != "folder" or d.image_folder, "data.image_folder", d.image_folder,
+             "must name the folder holding train/<class>/* when data.dataset is folder")
+    _require(getattr(cfg.model, "num_classes", 1) >= 0, "model.num_classes",
+             getattr(cfg.model, "num_classes", None), "must be >= 1, or 0 (from the data)")
     _require(d.train_limit >= 0, "data.train_limit", d.train_limit, "must be >= 0")
     _require(d.test_limit >= 0, "data.test_limit", d.test_limit, "must be >= 0")
     e = cfg.eval
@@ -342,8 +470,11 @@ def _validate_cross(cfg):
 def validate(cfg):
     """Raises ConfigError for the first invalid or inconsistent value."""
     _validate_choices(cfg)
+    kwargs = model_kwargs(cfg)
+    if kwargs.get("num_classes") == 0:  # From the data: any count is valid until then.
+        kwargs["num_classes"] = 1
     try:
-        family_lib.get(cfg.model.family).validate(model_kwargs(cfg))
+        family_lib.get(cfg.model.family).validate(kwargs)
     except family_lib.ArchitectureError as e:
         raise ConfigError(str(e)) from None
     _validate_train(cfg.train)
@@ -360,6 +491,14 @@ def num_exits(cfg):
     return family_lib.get(cfg.model.family).num_exits(model_kwargs(cfg))
 
 
+def exit_heads(cfg):
+    """The exits' heads: "isc" for IMTA's stage 2 (train.imta.from set), else "plain"."""
+    return "isc" if cfg.train.imta.from_ else "plain"
+
+
 def build_model(cfg, **extra):
-    """The (untrained) Keras model `cfg` describes; `extra`: e.g. sync_bn=True."""
-    return family_lib.get(cfg.model.family).build(model_kwargs(cfg), **extra)
+    """The (untrained) Keras model `cfg` describes, with the initial weights of
+    `train.init`; `extra`: e.g. sync_bn=True."""
+    extra.setdefault("init", cfg.train.init)
+    return family_lib.get(cfg.model.family).build(model_kwargs(cfg), exit_heads=exit_heads(cfg),
+                                                  **extra)

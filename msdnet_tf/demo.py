@@ -1,8 +1,11 @@
 """The whole pipeline on an offline default: train, evaluate, convert, run the cascade.
 
     python -m msdnet_tf.demo --workdir runs/quickstart     # what `make demo` runs
+    python -m msdnet_tf.demo --config configs/quickstart_ranet.yaml \
+        --workdir runs/quickstart_ranet                    # `make demo MODEL=ranet`
 
-Trains configs/quickstart.yaml (a small MSDNet on Fashion-MNIST) or resumes it,
+Trains configs/quickstart.yaml (a small MSDNet on Fashion-MNIST; --config picks
+another model, e.g. the RANet quickstart) or resumes it,
 evaluates every exit and the budgeted-batch curve on the hold-out/test split,
 chooses thresholds that keep the last exit's accuracy within 0.5 point at the
 lowest average cost (thresholds.json), converts the model to TFLite (float and
@@ -10,7 +13,6 @@ int8), runs cascaded early exit on the test images with LiteRT, and prints a
 summary. Running it again reuses what is already done.
 """
 
-import json
 import subprocess
 import sys
 import time
@@ -29,7 +31,10 @@ def _train(cfg, workdir):
 
     if (workdir / "results.json").is_file() and (workdir / "model.keras").is_file():
         print(f"[1/4] training: already done in {workdir} (delete it to train again)")
-        return json.loads((workdir / "results.json").read_text())
+        from msdnet_tf import files
+
+        return files.read_json(workdir / "results.json", "results file",
+                               f"delete {workdir} to train again")
     print(f"[1/4] training {cfg.train.epochs} epochs into {workdir}", flush=True)
     start = time.time()
     run = Trainer(cfg, workdir)
@@ -83,7 +88,7 @@ def summary(result, point, costs):
     return "\n".join(lines)
 
 
-def _convert(workdir):
+def _convert(workdir, verbose=False):
     out = workdir / "tflite"
     if all((out / m / "manifest.json").is_file() for m in MODES) and \
             (out / "float" / "thresholds.json").is_file():
@@ -92,6 +97,7 @@ def _convert(workdir):
     print(f"[3/4] converting to TFLite ({', '.join(MODES)}) into {out}", flush=True)
     cmd = [sys.executable, str(REPO / "tflite" / "convert.py"), "--workdir", str(workdir),
            "--output", str(out)] + [a for m in MODES for a in ("--mode", m)]
+    cmd += ["--verbose"] if verbose else []
     if subprocess.run(cmd).returncode != 0:
         raise cli.UserError(f"conversion failed: {' '.join(cmd)}")
     return out
@@ -142,9 +148,10 @@ def main(argv=None):
     start = time.time()
     _train(cfg, workdir)
     result, point, costs = _evaluate(workdir)
-    rows = _cascade(_convert(workdir), workdir / "thresholds.json")
+    rows = _cascade(_convert(workdir, args.verbose), workdir / "thresholds.json")
     print()
-    print(f"== msdnet_tf demo: {cfg.data.dataset}, {config_lib.num_exits(cfg)} exits, "
+    print(f"== msdnet_tf demo: {cfg.model.family} on {cfg.data.dataset}, "
+          f"{config_lib.num_exits(cfg)} exits, "
           f"{time.time() - start:.0f} s ==")
     print(summary(result, point, costs))
     print()

@@ -8,8 +8,10 @@ Rules (spec, "Counting rules"): FLOPs are multiply-adds at batch size 1;
 Conv = Cin * Cout * kh * kw * Hout * Wout / groups (no bias term);
 ReLU = input elements; max/avg pool = C * Hout * Wout * kh * kw (a global
 average pool over an HxW map counts C * H * W, like the 2x2 pool it replaces);
-Dense = weights + biases; BatchNorm, padding, concatenation = 0. Parameters
-are trainable ones only. Per-exit figures are cumulative: exit k counts blocks
+Dense = weights + biases; BatchNorm, padding, concatenation = 0. A layer
+class of ours that the rules do not cover states its own count with a
+`reference_flops()` method (RANet's bilinear resize: 0, as the reference's
+counter never sees functional ops). Parameters are trainable ones only. Per-exit figures are cumulative: exit k counts blocks
 and classifiers 0..k, as a cascade runs them all before reaching exit k.
 """
 
@@ -63,6 +65,9 @@ def layer_flops(layer):
     """Multiply-adds of one call of `layer` at batch size 1 (node 0's shapes)."""
     if isinstance(layer, _FREE):
         return 0
+    own_rule = getattr(layer, "reference_flops", None)
+    if callable(own_rule):
+        return int(own_rule())
     out = _shape(layer.output)
     if isinstance(layer, layers.Conv2D):
         cin = _shape(layer.input)[-1]
@@ -87,8 +92,14 @@ def layer_params(layer):
     return sum(int(math.prod(w.shape)) for w in layer.trainable_weights)
 
 
-def count(model):
-    """Per-stage and cumulative per-exit FLOPs and trainable parameters of a multi-exit model."""
+def count(model, resolution=None):
+    """Per-stage and cumulative per-exit FLOPs and trainable parameters of a multi-exit model.
+
+    A resolution-switchable model is counted as what serves one resolution
+    (`serving_model`): at `resolution`, by default the largest.
+    """
+    if resolution is not None or getattr(model, "switchable", False):
+        model = model.serving_model(resolution)
     stage_flops, stage_params = [], []
     for stage in model.stage_models(batch_size=1):
         stage_flops.append(sum(layer_flops(layer) for layer in stage.layers))

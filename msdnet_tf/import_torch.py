@@ -14,18 +14,32 @@ from pathlib import Path
 import numpy as np
 
 from msdnet_tf import cli
+from msdnet_tf import data as data_lib
 
 
 def check_vectors(model, path):
     """Max |logit difference| per exit against test vectors in a .npz, or None."""
+    from msdnet_tf import files
+
     if Path(path).suffix != ".npz":
         return None
-    data = np.load(path)
-    if "input_nchw" not in data.files:
+    data = files.load_npz(path, "weights file")
+    if "input_nchw" not in data:
         return None
-    outputs = model(np.transpose(data["input_nchw"], (0, 2, 3, 1)), training=False)
-    return [float(np.abs(np.asarray(outputs[f"exit_{k}"]) - data[f"logits_exit{k}"]).max())
-            for k in range(model.num_exits) if f"logits_exit{k}" in data.files]
+    x = data["input_nchw"]
+    if x.ndim != 4 or x.shape[1] != 3 or x.shape[2:] != (model.image_size,) * 2:
+        raise cli.UserError(f"weights file {path}: input_nchw must be [N, 3, "
+                            f"{model.image_size}, {model.image_size}]. Received: {x.shape}")
+    outputs = model(np.transpose(x, (0, 2, 3, 1)).astype(np.float32), training=False)
+    diffs = []
+    for k in range(model.num_exits):
+        if f"logits_exit{k}" in data:
+            got, want = np.asarray(outputs[f"exit_{k}"]), data[f"logits_exit{k}"]
+            if got.shape != want.shape:
+                raise cli.UserError(f"weights file {path}: logits_exit{k} has shape "
+                                    f"{want.shape}, the model gives {got.shape}")
+            diffs.append(float(np.abs(got - want).max()))
+    return diffs
 
 
 @cli.main_wrapper
@@ -38,15 +52,20 @@ def main(argv=None):
     cfg = cli.config_from_args(args)
     if not args.output.endswith(".keras"):
         raise cli.UserError(f"--output must end in .keras. Received: --output={args.output}")
+    from msdnet_tf import workdir
+
+    workdir.check_output_file(args.output, "--output")
     cli.quiet_tensorflow()
+    data_lib.resolve_num_classes(cfg)  # model.num_classes 0: the classes found in the data
     from msdnet_tf import config as config_lib, weights
 
     state = weights.read_weights(args.weights)
     model = config_lib.build_model(cfg)
     weights.load_state_dict(model, state)
     diffs = check_vectors(model, args.weights)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.output)
+    workdir.ensure_dir(Path(args.output).parent)
+    with workdir.atomic_path(args.output) as tmp:
+        model.save(tmp)
     print(f"imported {len(state)} tensors into {args.output}")
     if diffs is not None:
         print("max |logit difference| vs the reference per exit: "

@@ -1,11 +1,17 @@
 """Per-exit FLOPs and parameters of a model configuration (any family).
 
     python -m msdnet_tf.summary --config configs/cifar100_anytime.yaml [--json]
+    python -m msdnet_tf.summary --config configs/quickstart_switchable.yaml
+
+A resolution-switchable configuration is counted at every (resolution, exit), each side
+as the plain model that serves it; --json then adds `resolutions` and `switchable_params`.
 """
 
 import json
+import math
 
 from msdnet_tf import cli
+from msdnet_tf import data as data_lib
 
 
 def table(counts, model):
@@ -30,14 +36,30 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cfg = cli.config_from_args(args)
     cli.quiet_tensorflow()
+    data_lib.resolve_num_classes(cfg)  # model.num_classes 0: the classes found in the data
     from msdnet_tf import config as config_lib, flops
 
     model = config_lib.build_model(cfg)
     counts = flops.count(model)
+    sides = {r: flops.count(model, r) for r in model.resolutions[1:]}
     if args.json:
-        print(json.dumps(counts.as_dict()))
-    else:
-        print(table(counts, model))
+        out = counts.as_dict()
+        if sides:
+            out["resolutions"] = [{"resolution": r, **c.as_dict()}
+                                  for r, c in {model.image_size: counts, **sides}.items()]
+            out["switchable_params"] = sum(math.prod(w.shape) for w in model.trainable_weights)
+        print(json.dumps(out))
+        return
+    if sides:
+        print(f"at {model.image_size}x{model.image_size}:")
+    print(table(counts, model))
+    for r, c in sides.items():
+        print(f"\nat {r}x{r}:")
+        print(table(c, model))
+    if sides:
+        total = sum(math.prod(w.shape) for w in model.trainable_weights)
+        print(f"\nthe switchable model trains {total:,} parameters (shared convolutions and "
+              f"Dense layers, one BatchNorm per resolution)")
 
 
 if __name__ == "__main__":

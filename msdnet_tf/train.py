@@ -18,17 +18,23 @@ def main(argv=None):
     cli.quiet_tensorflow()
     from msdnet_tf.training.trainer import Trainer
 
-    run = Trainer(cfg, args.workdir)
-    if run.resumed_epoch:
-        print(f"Resuming {args.workdir} after epoch {run.resumed_epoch}/{cfg.train.epochs}")
-    run.fit(verbose=not args.quiet)
-    results = run.finish()
+    if cfg.model.resolutions:  # one model, several input sides (msdnet_tf/techniques)
+        from msdnet_tf.techniques.resolution import ResolutionTrainer as Trainer
+    with Trainer(cfg, args.workdir) as run:  # holds the workdir's lock until the end
+        if run.resumed_epoch:
+            print(f"Resuming {args.workdir} after epoch {run.resumed_epoch}/{cfg.train.epochs}")
+        run.fit(verbose=not args.quiet)
+        results = run.finish()
     if not run.chief:
         return
     print("exit  val top-1  test top-1  cum. MFLOPs")
     for k, (v, t) in enumerate(zip(results["val_top1"], results["test_top1"])):
         mflops = results.get("exit_cumulative_flops", [0] * len(results["val_top1"]))[k] / 1e6
         print(f"{k:>4}  {v:9.2f}  {t:10.2f}  {mflops:11.2f}")
+    for entry in results.get("resolutions", [])[1:]:
+        print(f"at {entry['resolution']}x{entry['resolution']}:")
+        for k, (v, t) in enumerate(zip(entry["val_top1"], entry["test_top1"])):
+            print(f"{k:>4}  {v:9.2f}  {t:10.2f}  {entry['exit_cumulative_flops'][k] / 1e6:11.2f}")
     print(f"wrote {args.workdir}/model.keras and {args.workdir}/results.json")
 
 

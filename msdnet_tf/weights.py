@@ -52,15 +52,20 @@ def load_state_dict(model, state):
             if key not in state:
                 raise WeightImportError(f"the state_dict has no tensor {key} (for Keras layer "
                                         f"{keras_name}): is it for another configuration?")
-            value = np.asarray(state[key], dtype=np.float32)
-            values.append(transform(value) if transform else value)
+            try:
+                value = np.asarray(state[key], dtype=np.float32)
+                values.append(transform(value) if transform else value)
+            except (ValueError, TypeError):  # wrong rank for the transpose, not numbers
+                values.append(None)
             used.add(key)
         expected = [tuple(w.shape) for w in layer.weights]
-        got = [v.shape for v in values]
+        got = [None if v is None else v.shape for v in values]
         if expected != got:
-            raise WeightImportError(f"tensor shapes under {prefix} {got} do not fit Keras layer "
-                                    f"{keras_name} {expected}: the config does not match the "
-                                    "weights")
+            raw = [tuple(np.shape(state[f"{prefix}.{suffix}"])) for suffix, _ in
+                   _fields(kind, layer)]
+            raise WeightImportError(f"tensor shapes under {prefix} {raw} (PyTorch layout) do "
+                                    f"not fit Keras layer {keras_name} {expected}: the config "
+                                    "does not match the weights")
         layer.set_weights(values)
     ignored = {k for k in state if k.endswith(".num_batches_tracked")}
     unexpected = sorted(set(state) - used - ignored)
@@ -86,43 +91,24 @@ def export_state_dict(model):
 
 
 def read_weights(path):
-    """A state_dict from a .npz (`state/<name>` arrays) or a PyTorch .pth checkpoint."""
+    """A state_dict from a .npz (`state/<name>` arrays) or a PyTorch .pth checkpoint.
+
+    Read through `msdnet_tf.files`: never unpickled; any problem is one line naming the file.
+    """
     from pathlib import Path
 
+    from msdnet_tf import files
+
     path = Path(path)
-    if not path.is_file():
-        raise WeightImportError(f"weights file {path} does not exist")
+    what, hint = "weights file", "pass a .npz with state/<name> arrays or a .pth state_dict"
+    files.regular_file(path, what)
     if path.suffix == ".npz":
-        try:
-            data = np.load(path)
-        except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
-            raise WeightImportError(f"cannot read {path} as .npz: {e}") from None
-        state = {k[len("state/"):]: data[k] for k in data.files if k.startswith("state/")}
+        data = files.load_npz(path, what, hint)
+        state = {k[len("state/"):]: v for k, v in data.items() if k.startswith("state/")}
         if not state:
-            raise WeightImportError(f"{path} holds no state/<name> arrays")
+            raise files.FileProblem(what, path, "holds no state/<name> arrays (is it a "
+                                                "weights file?)", hint)
         return state
     if path.suffix in (".pth", ".pt", ".tar"):
-        return _read_torch(path)
+        return files.load_torch_state(path)
     raise WeightImportError(f"weights file {path} must be .npz or .pth/.pt/.pth.tar")
-
-
-def _read_torch(path):
-    try:
-        import torch
-    except ImportError:
-        raise WeightImportError(f"reading {path} needs PyTorch: pip install -e '.[torch]'"
-                                ) from None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise WeightImportError(f"cannot read {path} as a PyTorch checkpoint: {e}") from None
-    if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
-        ckpt = ckpt["state_dict"]
-    if not isinstance(ckpt, dict):
-        raise WeightImportError(f"{path} holds no state_dict")
-    state = {}
-    for key, value in ckpt.items():
-        if key.startswith("module."):
-            key = key[len("module."):]
-        state[key] = value.detach().cpu().numpy()
-    return state

@@ -23,9 +23,15 @@ def test_training_defaults_are_the_reference_ports():
 
     from msdnet_tf.models import MSDNet
 
+    from msdnet_tf.models import RANet
+
     cfg = load_config()
-    assert cfg.train.momentum_style == "torch" and cfg.train.init == "torch_default"
-    assert inspect.signature(MSDNet).parameters["init"].default == cfg.train.init
+    assert cfg.train.momentum_style == "torch" and cfg.train.init == "default"
+    assert MSDNet.check_init(cfg.train.init) == "torch_default" == MSDNet.inits[0]
+    assert inspect.signature(MSDNet).parameters["init"].default is None
+    assert config_lib.build_model(cfg).init == "torch_default"
+    ranet = load_config(overrides=["model.family=ranet"])
+    assert RANet.check_init(ranet.train.init) == "reference"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -33,13 +39,13 @@ def test_shipped_configs_load_and_document_their_command(path):
     cfg = load_config(path)
     header = path.read_text().splitlines()[:8]
     assert any("python -m msdnet_tf" in line for line in header)
-    assert cfg.model.num_classes >= 2
+    assert cfg.model.num_classes >= 2 or cfg.data.dataset == "folder"  # 0: from the images
 
 
 def test_expected_config_files_exist():
     names = {p.stem for p in CONFIGS}
     assert {"cifar10_anytime", "cifar100_anytime", "cifar10_budgeted", "cifar100_budgeted",
-            "imagenet_step4", "imagenet_step7", "quickstart"} <= names
+            "imagenet_step4", "imagenet_step7", "quickstart", "folder_example"} <= names
 
 
 def test_model_only_yaml_and_overrides(tmp_path):
@@ -68,8 +74,8 @@ def test_model_only_yaml_and_overrides(tmp_path):
     ("train.intra_op_threads=-2", "train.intra_op_threads must be -1 (auto), 0 (TensorFlow's"),
     ("train.momentum_style=adam", "train.momentum_style must be one of torch, keras. Received: "
                                   "train.momentum_style='adam'"),
-    ("train.init=glorot", "train.init must be one of torch_default, he_normal. Received: "
-                          "train.init='glorot'"),
+    ("train.init=glorot", "train.init must be one of default, torch_default, he_normal for "
+                          "model.family msdnet. Received: train.init='glorot'"),
     ("model.num_blocks", "--override must look like section.key=value"),
 ])
 def test_bad_values_name_the_key_and_value(override, message):

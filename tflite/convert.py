@@ -9,19 +9,18 @@ One mode writes into OUT itself; several modes (or `all`) write OUT/<mode>/ each
 Every folder holds exit_{k}.tflite, cascade.tflite, manifest.json, fidelity.json
 (and early_exit.tflite with --in-graph-exit, thresholds.json and budgeted.json
 when the run has them, int8_layers.json with --diagnose-int8); see
-docs/deployment-format.md. Without --mode, export.mode of the config.
+docs/deployment-format.md. A resolution-switchable run (model.resolutions) also
+gets exit_{k}_r<R>.tflite, cascade_r<R>.tflite and fidelity_r<R>.json for every
+other side R, each with R's BatchNorm folded in, listed in one manifest.json. Without --mode, export.mode of the config.
 Exit code 1 when a mode misses its quality bar with --strict, or when any file
 gives non-finite outputs or float files differ from Keras (always).
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-# Before msdnet_tf imports TensorFlow (cli.quiet_tensorflow would come too late).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from msdnet_tf import cli  # noqa: E402
@@ -93,24 +92,32 @@ def _fatal(mode, report):
 @cli.main_wrapper
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from msdnet_tf.export.pipeline import Exporter, load_for_export
+    cli.quiet_tensorflow()
+    from msdnet_tf import workdir
+
+    workdir.check_output_dir(args.output, "--output")  # before the work, not after it
+    from msdnet_tf.export.pipeline import load_for_export
+    from msdnet_tf.export.resolutions import make_exporter, summary_rows
 
     start = time.time()
     print(f"loading {args.workdir}", flush=True)
     cfg, model = load_for_export(args.workdir, args.config, args.override)
     modes = _modes(args, cfg)
-    exporter = Exporter(args.workdir, cfg, model, progress=lambda m: print(m, flush=True))
+    exporter = make_exporter(args.workdir, cfg, model, progress=lambda m: print(m, flush=True))
     output, failed = Path(args.output), []
     for mode in modes:
         out = output if len(modes) == 1 else output / mode
         print(f"[{mode}] -> {out}", flush=True)
         report = exporter.export(mode, out, int8_io=args.int8_io,
                                  in_graph_exit=args.in_graph_exit)
-        print(_summary(report), flush=True)
+        for side, rep in summary_rows(report):
+            if side is not None:
+                print(f"    {side}x{side}:")
+            print(_summary(rep), flush=True)
+            if _fatal(mode, rep) or (args.strict and not rep["bar"]["passed"]):
+                failed.append(mode if side is None else f"{mode} ({side}x{side})")
         if args.diagnose_int8 and mode == "int8":
             _print_worst(exporter.diagnose_int8(out))
-        if _fatal(mode, report) or (args.strict and not report["bar"]["passed"]):
-            failed.append(mode)
     print(f"done in {time.time() - start:.0f} s: {', '.join(modes)} in {output}")
     if failed:
         print(f"{Path(sys.argv[0]).name}: error: {', '.join(failed)} failed the checks "

@@ -47,7 +47,8 @@ kotlin {
 
 /**
  * Copies the converted model into the app's assets: cascade.tflite and manifest.json
- * (required), thresholds.json and budgeted.json (optional) from the directory named by
+ * (required), the cascade of every other input side of a resolution-switchable model
+ * (cascade_r<R>.tflite), thresholds.json and budgeted.json (optional) from the directory named by
  * `-PmodelDir=...` (a tflite/convert.py output directory). `-PbudgetedJson=FILE` adds the
  * budgeted curve msdnet_tf.evaluate wrote, if it is not in that directory. Both take an
  * absolute path or one relative to android_demo/ (the root project; resolved there, not in
@@ -83,6 +84,9 @@ abstract class CopyModelAssets : DefaultTask() {
             }
             file.copyTo(File(out, name))
         }
+        // The other sides of a resolution-switchable model (manifest.json lists them).
+        dir.listFiles { f -> f.isFile && Regex("cascade_r\\d+\\.tflite").matches(f.name) }
+            ?.forEach { it.copyTo(File(out, it.name)) }
         File(dir, "thresholds.json").takeIf { it.isFile }?.copyTo(File(out, "thresholds.json"))
         val budgeted = budgetedJson.orNull?.let { File(it) } ?: File(dir, "budgeted.json")
         if (budgetedJson.isPresent && !budgeted.isFile) {

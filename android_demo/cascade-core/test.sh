@@ -65,4 +65,12 @@ mkdir -p "$OUT/main" "$OUT/test"
 "$JAVAC" "${JAVAC_FLAGS[@]}" -d "$OUT/test" \
   -cp "$OUT/main:$JUNIT:$HAMCREST" $(find src/test/java -name '*.java' | sort)
 tests=$(cd src/test/java && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$||; s|/|.|g')
-"$JAVA" -cp "$OUT/test:$OUT/main:src/test/resources:$JUNIT:$HAMCREST" msdnet.cascade.RunTests $tests
+# VECTORS_DIR / VECTORS_MODES: run the parity tests on other vectors than the frozen ones in
+# src/test/resources/vectors (tests/test_parity_vectors.py passes vectors made from a fresh
+# conversion); every mode listed must have vectors there.
+props=()
+if [ -n "${VECTORS_DIR:-}" ]; then
+  props+=("-Dmsdnet.vectors.dir=$VECTORS_DIR" "-Dmsdnet.vectors.modes=${VECTORS_MODES:-float}")
+fi
+"$JAVA" "${props[@]}" -cp "$OUT/test:$OUT/main:src/test/resources:$JUNIT:$HAMCREST" \
+  msdnet.cascade.RunTests $tests

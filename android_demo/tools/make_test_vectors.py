@@ -13,6 +13,9 @@ android_demo/cascade-core/src/test/resources/vectors/:
 - preprocessing.json: uint8 images and the float32 model inputs they become, for every
   op the manifest can list (pad, gray_to_rgb, nearest and antialiased bilinear resizes,
   shorter-side resize, centre crop);
+- preprocessing_data.json: the same for datasets described by their data (`folder`,
+  `tfds:NAME`): RGB images of any size, mean/std computed from the data (written alone
+  with --data-only, which needs no converted model);
 - <mode>/manifest.json (+ thresholds.json) copied from each converted model, and
   <mode>/cascade.json: real test images run through cascade.tflite, per stage the raw and
   dequantised logits, the confidence and the prediction, and the exits and predictions for
@@ -46,6 +49,14 @@ PREPROCESSING_CASES = (
     ("imagenet2012", 32, (41, 57, 3), "shorter side 41 -> 37 (floor rule), centre crop 32"),
     ("imagenet2012", 48, (96, 61, 3), "shorter side 61 -> 55, centre crop 48, tall image"),
 )
+# Datasets described by their data: (dataset, image_size, image (h, w), native size, label).
+DATA_CASES = (
+    ("folder", 32, (41, 57), None, "folder: stretch 41x57 -> 32x32 (antialiased bilinear)"),
+    ("folder", 32, (13, 20), None, "folder: stretch 13x20 -> 32x32 (upsampling)"),
+    ("folder", 66, (90, 80), None, "folder above 64: shorter side 80 -> 75, centre crop 66"),
+    ("tfds:msdnet_gray", 32, (28, 28), (28, 28), "tfds:NAME, fixed 28x28 stored as gray -> RGB"),
+)
+DATA_MEAN, DATA_STD = (0.4321, 0.5012, 0.3876), (0.2101, 0.1987, 0.2403)
 NUM_CASCADE_IMAGES = 12
 NUM_HOLDOUT_IMAGES = 400  # a disjoint slice of the test split, to find thresholds for q
 Q_VALUES = (0.25, 1.0, 4.0)
@@ -62,7 +73,8 @@ def encode(t):
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    print(f"wrote {path.relative_to(REPO)} ({path.stat().st_size // 1024} KB)")
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    print(f"wrote {shown} ({path.stat().st_size // 1024} KB)")
 
 
 def image_record(image, output):
@@ -99,6 +111,27 @@ def preprocessing_vectors(model_dataset=None, model_images=()):
                          "dataset": dataset, "image_size": size,
                          "spec": preprocessing_spec(dataset, size),
                          "images": [image_record(i, o) for i, o in zip(model_images, out)]})
+    return cases
+
+
+def data_preprocessing_vectors():
+    """Cases of datasets whose classes and mean/std come from the data (folder, tfds:NAME)."""
+    from msdnet_tf.data import preprocess_batch, preprocessing_spec, registry
+
+    rng = np.random.default_rng(20261201)
+    cases = []
+    for dataset, size, (h, w), native, what in DATA_CASES:
+        info = registry.DatasetInfo(dataset, 3, 3, native, DATA_MEAN, DATA_STD, 1,
+                                    ("a", "b", "c"))
+        spec = preprocessing_spec(dataset, size, "default", info)
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = (127 + 120 * np.sin(xx / 4.0) * np.cos(yy / 3.0))[..., None]
+        images = [np.clip(base + rng.integers(-50, 51, (h, w, 3)), 0, 255).astype(np.uint8)]
+        if native is not None:  # a gray dataset decoded to RGB: three equal channels
+            images = [np.repeat(i[..., :1], 3, axis=-1) for i in images]
+        out = preprocess_batch(spec, images)
+        cases.append({"what": what, "dataset": dataset, "image_size": size, "spec": spec,
+                      "images": [image_record(i, o) for i, o in zip(images, out)]})
     return cases
 
 
@@ -148,6 +181,10 @@ def cascade_vectors(models_dir, threads=1):
     size = manifest["input"]["shape"][1]
     n = NUM_CASCADE_IMAGES + NUM_HOLDOUT_IMAGES
     items = inputs.from_dataset(manifest, dataset, "test", limit=n)
+    n = len(items)  # a small test split (digits: 300) has fewer hold-out images
+    if n <= NUM_CASCADE_IMAGES:
+        raise SystemExit(f"the {dataset} test split has {n} images; at least "
+                         f"{NUM_CASCADE_IMAGES + 1} are needed")
     x = inputs.preprocess(manifest, items)
     stage0_in = next(t for t in manifest["cascade"]["stages"][0]["inputs"] if t["name"] == "image")
 
@@ -205,8 +242,16 @@ def main(argv=None):
     p.add_argument("--models", nargs="*", default=[],
                    help="tflite/convert.py output directories (manifest.json + cascade.tflite)")
     p.add_argument("--out", default=str(OUT), help="the vectors directory")
+    p.add_argument("--data-only", action="store_true",
+                   help="write preprocessing_data.json only (no converted model needed)")
     args = p.parse_args(argv)
     out = Path(args.out)
+    write_json(out / "preprocessing_data.json",
+               {"generated_by": {"script": "android_demo/tools/make_test_vectors.py",
+                                 "versions": versions()},
+                "cases": data_preprocessing_vectors()})
+    if args.data_only:
+        return 0
     model_dataset, model_images = None, ()
     for models_dir in args.models:
         manifest, vectors = cascade_vectors(models_dir)

@@ -33,11 +33,17 @@ def _record(dataset, num_train, size, seed):
 
 
 def _read(path):
+    from msdnet_tf import files
+
+    hint = "delete it to draw the hold-out again, or restore it from a backup"
     try:
-        saved = json.loads(path.read_text())
+        saved = files.read_json(path, "hold-out file", hint)
+    except files.FileProblem as e:
+        raise DataError(str(e)) from None
+    try:
         record = _record(saved["dataset"], saved["num_train"], saved["size"], saved["seed"])
         indices = np.asarray(saved["indices"], np.int64)
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, OverflowError) as e:
         raise DataError(f"{path} is not a valid hold-out file ({e}); delete it to draw the "
                         "hold-out again, or restore it from a backup") from None
     ok = (indices.ndim == 1 and len(indices) == record["size"]
@@ -67,7 +73,7 @@ def load_or_create_holdout(workdir, dataset, num_train, size, seed):
         return holdout_indices(num_train, size, seed)
     path = Path(workdir) / HOLDOUT_FILE
     wanted = _record(dataset, num_train, size, seed)
-    if path.exists():
+    if os.path.lexists(path):
         saved, indices = _read(path)
         if saved != wanted:
             diff = ", ".join(f"{k}: saved {saved[k]!r} vs now {wanted[k]!r}"

@@ -6,7 +6,8 @@ validation split; then `data.test_limit`) and "train_eval" (the "train" images
 with test-time preprocessing). Every split but "train" comes in a fixed order.
 
 In-memory datasets (digits, Fashion-MNIST, CIFAR) are held as uint8 arrays and
-preprocessed on the fly; ImageNet streams from files. `data.cache` caches the
+preprocessed on the fly; ImageNet, `folder` and `tfds:NAME` stream from files (the last
+two: classes, mean and std from the data, see `folder` and `tfds_named`). `data.cache` caches the
 encoded ImageNet hold-out of a tfds source in `<workdir>/cache/` (it is spread
 over all training shards), so only the first pass over "val" reads the whole
 training split.
@@ -15,6 +16,7 @@ The training dataset repeats forever (reshuffled every pass): the trainer sets
 `steps_per_epoch = ceil(num_train / global_batch_size)` (`DataBundle.steps_per_epoch`).
 """
 
+import copy
 import hashlib
 import math
 
@@ -22,8 +24,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from msdnet_tf.data import folder as folder_lib
 from msdnet_tf.data import holdout as holdout_lib
-from msdnet_tf.data import registry, sources, tfds_sources
+from msdnet_tf.data import images as images_lib
+from msdnet_tf.data import registry, sources, tfds_named, tfds_sources
 from msdnet_tf.data.errors import DataError
 from msdnet_tf.data.preprocessing import preprocess
 
@@ -32,9 +36,13 @@ SPLITS = ("train", "val", "test", "train_eval")
 STREAM_SHUFFLE_BUFFER = 10_000
 
 
-def _load_source(cfg_data):
+def _load_source(cfg_data, workdir=None):
     name = cfg_data.dataset
-    registry.get_info(name)
+    registry.check_dataset_name(name)
+    if name == registry.FOLDER:
+        return folder_lib.load(cfg_data, workdir)
+    if registry.is_dynamic(name):
+        return tfds_named.load(cfg_data, workdir)
     if name == "digits":
         return sources.load_digits()
     if name == "fashion_mnist":
@@ -50,7 +58,7 @@ def _load_source(cfg_data):
 
 
 def _decode(encoded):
-    return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    return images_lib.decode_tensor(encoded)
 
 
 class DataBundle:
@@ -63,7 +71,11 @@ class DataBundle:
 
     def __init__(self, cfg_data, image_size, source, workdir=None, seed=0):
         self.dataset, self.image_size, self.seed = cfg_data.dataset, image_size, seed
-        self.info = registry.get_info(self.dataset)
+        self.info = registry.get_info(self.dataset, getattr(source, "info", None))
+        # The one preprocessing rule of this data (test ops, training ops of data.augment).
+        self.spec = registry.preprocessing_spec(
+            self.dataset, image_size, cfg_data.augment,
+            self.info if registry.is_dynamic(self.dataset) else None)
         self._cfg, self._source = cfg_data, source
         self._tfds = isinstance(source, tfds_sources.TfdsStream)
         self.streamed = self._tfds or source.is_files
@@ -87,6 +99,9 @@ class DataBundle:
         self._index = {"train": train, "val": self.holdout, "test": test, "train_eval": train}
         self.num_train, self.num_val, self.num_test = len(train), len(self.holdout), len(test)
         self._workdir, self._tensors = workdir, {}
+        # Resolution-switchable training: batches hold one crop per side (see multiscale).
+        self.train_sizes = None
+        self._side_specs = {}
         logging.info("%s from %s: %d train, %d val (hold-out), %d test images.", self.dataset,
                      source.origin, self.num_train, self.num_val, self.num_test)
 
@@ -161,6 +176,9 @@ class DataBundle:
     def train_dataset_fn(self, input_context, global_batch_size):
         """Augmented, shuffled, repeat-forever training batches (images, labels).
 
+        With `train_sizes` set, images is a tuple with one batch per side (the
+        same crops, `multiscale.preprocess_resolutions`).
+
         For `strategy.distribute_datasets_from_function(lambda ctx:
         bundle.train_dataset_fn(ctx, B))`; `input_context=None` means one pipeline.
         Each input pipeline reads its own shard and yields per-replica batches of
@@ -184,13 +202,16 @@ class DataBundle:
             ds = tf.data.Dataset.from_tensor_slices(shard).shuffle(len(shard), seed=shuffle_seed)
             load = self._loader("train")
         ds = ds.repeat()
-        augment = self._cfg.augment
         seeds = tf.data.Dataset.random(seed=aug_seed).batch(2)
 
-        def prepare(element, seed):
+        def prepare(element, seed):  # train_ops: the data.augment rule ("none": the test ops)
             image, label = load(element)
-            return preprocess(self.dataset, image, self.image_size, training=augment,
-                              seed=seed), label
+            if self.train_sizes:  # one crop per side: the same box and flip at every side
+                from msdnet_tf.data.multiscale import preprocess_resolutions
+
+                return preprocess_resolutions([self.spec_at(r) for r in self.train_sizes],
+                                              image, seed=seed), label
+            return preprocess(self.spec, image, training=True, seed=seed), label
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(prepare, num_parallel_calls=self._parallel())
         return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -199,17 +220,19 @@ class DataBundle:
         """`train_dataset_fn(None, global_batch_size)`: one pipeline, no strategy."""
         return self.train_dataset_fn(None, global_batch_size)
 
-    def eval_dataset(self, split, batch_size):
+    def eval_dataset(self, split, batch_size, image_size=None):
         """Batches (float32 images, int32 labels) of "val", "test" or "train_eval".
 
-        Test-time preprocessing, fixed order; the last batch may be smaller.
+        Test-time preprocessing (at `image_size`, default the bundle's), fixed
+        order; the last batch may be smaller.
         """
+        spec = self.spec_at(image_size or self.image_size)
         self._check_split(split)
         if split == "train":
             raise DataError('eval_dataset takes "val", "test" or "train_eval"; use '
                             'train_dataset_fn for "train"')
         ds = self.raw_dataset(split).map(
-            lambda image, label: (preprocess(self.dataset, image, self.image_size), label),
+            lambda image, label: (preprocess(spec, image), label),
             num_parallel_calls=self._parallel())
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -238,7 +261,19 @@ class DataBundle:
         return math.ceil(self.num_train / global_batch_size)
 
     def preprocessing_spec(self):
-        return registry.preprocessing_spec(self.dataset, self.image_size)
+        """The spec `preprocess` runs for this data (a copy): manifest.json carries it."""
+        return copy.deepcopy(self.spec)
+
+    def spec_at(self, image_size):
+        """This data's rule (same data.augment, same statistics) at another input side, for
+        resolution-switchable models; `spec` itself at the bundle's side. Not a copy."""
+        if image_size == self.image_size:
+            return self.spec
+        if image_size not in self._side_specs:
+            self._side_specs[image_size] = registry.preprocessing_spec(
+                self.dataset, image_size, self._cfg.augment,
+                self.info if registry.is_dynamic(self.dataset) else None)
+        return self._side_specs[image_size]
 
 
 def build(cfg_data, image_size, workdir=None, seed=0):
@@ -247,15 +282,20 @@ def build(cfg_data, image_size, workdir=None, seed=0):
     `workdir` holds holdout.json (and the streamed hold-out cache); `seed`
     (use train.seed) drives shuffling and augmentation.
     """
-    registry.preprocessing_spec(cfg_data.dataset, image_size)  # Validates both.
-    return DataBundle(cfg_data, image_size, _load_source(cfg_data), workdir, seed)
+    registry.check_dataset_name(cfg_data.dataset)
+    if not registry.is_dynamic(cfg_data.dataset):
+        registry.preprocessing_spec(cfg_data.dataset, image_size, cfg_data.augment)  # Validates.
+    return DataBundle(cfg_data, image_size, _load_source(cfg_data, workdir), workdir, seed)
 
 
 def build_from_config(cfg, workdir=None):
-    """`build` for a full `Config`; checks that model.num_classes fits the data."""
+    """`build` for a full `Config`; model.num_classes must fit the data (0: set from it)."""
     bundle = build(cfg.data, cfg.model.image_size, workdir, seed=cfg.train.seed)
+    if cfg.model.num_classes == 0:
+        cfg.model.num_classes = bundle.num_classes
     if bundle.num_classes != cfg.model.num_classes:
-        raise DataError(f"{cfg.data.dataset} has {bundle.num_classes} classes: set "
-                        f"model.num_classes={bundle.num_classes}. "
+        where = (f" in {cfg.data.image_folder}" if cfg.data.dataset == registry.FOLDER else "")
+        raise DataError(f"{cfg.data.dataset}{where} has {bundle.num_classes} classes: set "
+                        f"model.num_classes={bundle.num_classes} (or 0: from the data). "
                         f"Received: model.num_classes={cfg.model.num_classes}")
     return bundle

@@ -1,12 +1,16 @@
 """The one preprocessing function of every dataset (training, eval, calibration, harness).
 
-`preprocess` executes `registry.preprocessing_spec(dataset, image_size)`: the
-ops run in pixel space on float32 0..255, then `(x * pixel_scale - mean) / std`.
+`preprocess` executes a preprocessing spec (`registry.preprocessing_spec(dataset,
+image_size)`, a `DataBundle`'s `preprocessing_spec()`, or the `preprocessing` of a
+manifest.json): the ops run in pixel space on float32 0..255, then
+`(x * pixel_scale - mean) / std`. Pass the spec dict itself, or a listed dataset's name
+and the image size.
 Random ops are stateless: given the same `seed` (int32/int64 pair) the result
 is the same eagerly and inside `tf.data`, whatever the parallelism.
 """
 
 import functools
+import json
 
 import numpy as np
 import tensorflow as tf
@@ -102,22 +106,44 @@ def _as_hwc_uint8(image, channels):
     return image
 
 
-def preprocess(dataset, image, image_size, training=False, seed=None):
+def _resolve(spec_or_dataset, image_size):
+    """(spec dict, output side) of a spec dict or a listed dataset's name."""
+    if isinstance(spec_or_dataset, dict):
+        spec = spec_or_dataset
+        size = spec["output"]["height"]
+        if image_size is not None and image_size != size:
+            raise DataError(f"this preprocessing spec makes {size}x{size} inputs. "
+                            f"Received: image_size={image_size!r}")
+        return spec, size
+    if image_size is None:
+        raise DataError("preprocess needs image_size with a dataset name")
+    return registry._spec(spec_or_dataset, image_size), image_size  # pylint: disable=protected-access
+
+
+
+def op_seeds(ops, seed):
+    """One stateless seed per random op of `ops`, split from `seed` (a shape-[2] integer
+    tensor; drawn from the global generator when None); None when no op is random."""
+    num_random = sum(op["op"] in _RANDOM_OPS for op in ops)
+    if not num_random:
+        return None
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    return tf.random.experimental.stateless_split(seed, num=num_random)
+
+def preprocess(spec_or_dataset, image, image_size=None, training=False, seed=None):
     """One uint8 HWC (or HW) image -> float32 normalised `image_size x image_size x 3`.
 
-    With `training=True` applies the recipe's augmentation (`train_ops`); `seed`
-    is a shape-[2] integer tensor for the stateless random ops (drawn from the
-    global generator when None). Works eagerly and in `tf.data`/`tf.function`.
+    `spec_or_dataset`: a preprocessing spec dict, or the name of a listed dataset
+    (then `image_size` is required). With `training=True` applies the training ops
+    (`train_ops`, the `data.augment` rule); `seed` is a shape-[2] integer tensor for
+    the stateless random ops (drawn from the global generator when None). Works
+    eagerly and in `tf.data`/`tf.function`.
     """
-    spec = registry._spec(dataset, image_size)  # pylint: disable=protected-access
+    spec, image_size = _resolve(spec_or_dataset, image_size)
     ops = spec["train_ops"] if training else spec["ops"]
     x = tf.cast(_as_hwc_uint8(image, spec["channels_in"]), tf.float32)
-    num_random = sum(op["op"] in _RANDOM_OPS for op in ops)
-    seeds = None
-    if num_random:
-        if seed is None:
-            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-        seeds = tf.random.experimental.stateless_split(seed, num=num_random)
+    seeds = op_seeds(ops, seed)
     used = 0
     for op in ops:
         op_seed = None
@@ -130,22 +156,22 @@ def preprocess(dataset, image, image_size, training=False, seed=None):
     return tf.ensure_shape(x, [image_size, image_size, 3])
 
 
-@functools.lru_cache(maxsize=None)
-def _test_time_fn(dataset, image_size):
-    channels = registry.get_info(dataset).channels
-    signature = [tf.TensorSpec([None, None, channels], tf.uint8)]
-    return tf.function(lambda image: preprocess(dataset, image, image_size),
-                       input_signature=signature)
+@functools.lru_cache(maxsize=64)
+def _test_time_fn(spec_json):
+    spec = json.loads(spec_json)
+    signature = [tf.TensorSpec([None, None, spec["channels_in"]], tf.uint8)]
+    return tf.function(lambda image: preprocess(spec, image), input_signature=signature)
 
 
-def preprocess_batch(dataset, images_uint8, image_size):
+def preprocess_batch(spec_or_dataset, images_uint8, image_size=None):
     """Test-time preprocessing of a batch, for harnesses: returns np.float32 [N, S, S, 3].
 
-    `images_uint8` is an array [N, H, W] / [N, H, W, C] or a sequence of HW / HWC
-    uint8 arrays (sizes may differ, e.g. ImageNet).
+    `spec_or_dataset` as for `preprocess`. `images_uint8` is an array [N, H, W] /
+    [N, H, W, C] or a sequence of HW / HWC uint8 arrays (sizes may differ, e.g. ImageNet).
     """
-    fn = _test_time_fn(dataset, image_size)
-    channels = registry.get_info(dataset).channels
+    spec, image_size = _resolve(spec_or_dataset, image_size)
+    fn = _test_time_fn(json.dumps(spec, sort_keys=True))
+    channels, dataset = spec["channels_in"], spec["dataset"]
     out = []
     for image in images_uint8:
         image = np.asarray(image)

@@ -7,6 +7,15 @@ rule is written down once, as data.
 The model always takes `image_size x image_size x 3` float32 NHWC. Every
 geometric step runs in pixel space (float32 values 0..255, zero padding = black),
 then `out = (pixel * pixel_scale - mean) / std` per channel.
+
+Besides the datasets listed in `DATASETS`, two kinds are described by their data:
+`folder` (`data.image_folder`) and `tfds:NAME` (any prepared tensorflow-datasets
+dataset). Their class names, mean and std come from the data (`msdnet_tf.data.folder`,
+`msdnet_tf.data.tfds_named`), so their spec needs the `DatasetInfo` the loader made.
+
+The training augmentation follows `data.augment`: `cifar` (zero pad, random crop,
+horizontal flip), `imagenet` (random resized crop, horizontal flip), `none`, or
+`default` (the dataset's own recipe; true/false in older configs mean default/none).
 """
 
 import copy
@@ -79,12 +88,63 @@ RANDOM_CROP_PAD = 4
 RRC_AREA_RANGE, RRC_ASPECT_RANGE = (0.08, 1.0), (3.0 / 4.0, 4.0 / 3.0)
 
 
-def get_info(dataset):
-    """The `DatasetInfo` of `dataset`; DataError naming the valid names otherwise."""
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset; set data.dataset to one of {', '.join(DATASETS)}. "
-                        f"Received: data.dataset={dataset!r}")
+FOLDER = "folder"
+TFDS_PREFIX = "tfds:"
+AUGMENT_RULES = ("default", "cifar", "imagenet", "none")
+# The recipes of the listed datasets (digits: no augmentation).
+DEFAULT_AUGMENT = {"cifar10": "cifar", "cifar100": "cifar", "imagenet2012": "imagenet",
+                   "fashion_mnist": "cifar", "digits": "none"}
+# Datasets described by their data: up to this input size the CIFAR recipe and a plain
+# resize, above it the ImageNet recipe and shorter-side resize + centre crop.
+SMALL_IMAGE_SIZE = 64
+
+
+def is_dynamic(dataset):
+    """True for `folder` and `tfds:NAME`, whose classes and statistics come from the data."""
+    return dataset == FOLDER or (isinstance(dataset, str) and dataset.startswith(TFDS_PREFIX)
+                                 and len(dataset) > len(TFDS_PREFIX))
+
+
+def dataset_names_help():
+    return f"{', '.join(DATASETS)}, {FOLDER} (with data.image_folder) or {TFDS_PREFIX}NAME"
+
+
+def check_dataset_name(dataset):
+    """DataError unless `dataset` is listed, `folder` or `tfds:NAME`."""
+    if dataset not in DATASETS and not is_dynamic(dataset):
+        raise DataError(f"unknown dataset; set data.dataset to one of "
+                        f"{dataset_names_help()}. Received: data.dataset={dataset!r}")
+
+
+def get_info(dataset, info=None):
+    """The `DatasetInfo` of `dataset`; DataError naming the valid names otherwise.
+
+    For `folder` and `tfds:NAME` pass the `info` their loader made (it is returned).
+    """
+    if info is not None:
+        return info
+    check_dataset_name(dataset)
+    if is_dynamic(dataset):
+        raise DataError(f"{dataset}: its classes, mean and std come from the data; build the "
+                        "data (msdnet_tf.data.build) and use bundle.info / "
+                        "bundle.preprocessing_spec()")
     return DATASETS[dataset]
+
+
+def augment_rule(dataset, image_size, augment="default"):
+    """The concrete training augmentation (`cifar`, `imagenet` or `none`) for `augment`."""
+    if augment is True:
+        augment = "default"
+    elif augment is False:
+        augment = "none"
+    if augment not in AUGMENT_RULES:
+        raise DataError(f"data.augment must be one of {', '.join(AUGMENT_RULES)}. "
+                        f"Received: data.augment={augment!r}")
+    if augment != "default":
+        return augment
+    if dataset in DEFAULT_AUGMENT:
+        return DEFAULT_AUGMENT[dataset]
+    return "cifar" if image_size <= SMALL_IMAGE_SIZE else "imagenet"
 
 
 def imagenet_synsets():
@@ -104,6 +164,8 @@ def imagenet_synsets():
 
 def label_names(dataset):
     """Class names in label-id order (ImageNet: synset ids), or None if unknown."""
+    if is_dynamic(dataset):
+        return None  # From the data: DataBundle.label_names.
     info = get_info(dataset)
     return info.label_names if info.label_names is not None else imagenet_synsets()
 
@@ -144,17 +206,51 @@ def _imagenet_ops(image_size, training):
              "offset": "round_half_even((side - crop) / 2)"}]
 
 
-@functools.lru_cache(maxsize=None)
-def _spec(dataset, image_size):
-    info = get_info(dataset)
+def _geometry_ops(image_size):
+    """Test-time ops of the datasets described by their data (any input size)."""
+    if image_size <= SMALL_IMAGE_SIZE:
+        return [_resize(image_size, "bilinear")]
+    return _imagenet_ops(image_size, False)
+
+
+def _augmented(ops, rule, image_size):
+    """Training ops: the test-time `ops`, augmented by `rule` (cifar, imagenet or none)."""
+    if rule == "none":
+        return copy.deepcopy(ops)
+    if rule == "imagenet":  # Colour/padding prefix, then a random resized crop.
+        geometric = ("resize", "resize_shorter_side", "center_crop")
+        prefix = [op for op in ops if op["op"] not in geometric]
+        return prefix + _imagenet_ops(image_size, True)
+    pad = max(1, round(RANDOM_CROP_PAD * image_size / 32))
+    return copy.deepcopy(ops) + [{"op": "pad", "pixels": pad, "value": 0},
+                                 {"op": "random_crop", "height": image_size,
+                                  "width": image_size}, _flip()]
+
+
+def _check_size(image_size):
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise DataError(f"model.image_size must be a positive integer. "
                         f"Received: model.image_size={image_size!r}")
-    if info.native_size is None:
-        ops, train_ops = _imagenet_ops(image_size, False), _imagenet_ops(image_size, True)
+
+
+@functools.lru_cache(maxsize=None)
+def _spec(dataset, image_size, augment="default", info=None):
+    info = get_info(dataset, info)
+    _check_size(image_size)
+    rule = augment_rule(dataset, image_size, augment)
+    if is_dynamic(dataset):
+        ops = _geometry_ops(image_size)
+        train_ops = _augmented(ops, rule, image_size)
+    elif info.native_size is None:
+        ops = _imagenet_ops(image_size, False)
+        train_ops = (_imagenet_ops(image_size, True) if rule == "imagenet"
+                     else _augmented(ops, rule, image_size))
     else:
         ops = _small_image_ops(info, image_size, False)
-        train_ops = _small_image_ops(info, image_size, True)
+        if rule == DEFAULT_AUGMENT[dataset]:  # The recipe as published (or none for digits).
+            train_ops = _small_image_ops(info, image_size, True)
+        else:
+            train_ops = _augmented(ops, rule, image_size)
     height, width = info.native_size or (None, None)
     return {
         "dataset": dataset,
@@ -173,8 +269,11 @@ def _spec(dataset, image_size):
     }
 
 
-def preprocessing_spec(dataset, image_size):
+def preprocessing_spec(dataset, image_size, augment="default", info=None):
     """The test-time (`ops`) and training (`train_ops`) rule of `dataset`, as a dict.
+
+    `augment`: `data.augment` (see the module doc); `info`: the `DatasetInfo` of a
+    `folder` / `tfds:NAME` dataset (from its loader; `DataBundle.preprocessing_spec()`).
 
     Keys: dataset, input/output (dtype, layout, size, channels), channels_in,
     channels_out, ops and train_ops (ordered lists of `{"op": name, ...}` applied
@@ -183,4 +282,6 @@ def preprocessing_spec(dataset, image_size):
     resize_shorter_side, center_crop, random_crop, random_flip_left_right,
     random_resized_crop. JSON-serialisable; a fresh copy on every call.
     """
-    return copy.deepcopy(_spec(dataset, image_size))
+    if isinstance(augment, bool):
+        augment = "default" if augment else "none"
+    return copy.deepcopy(_spec(dataset, image_size, augment, info))

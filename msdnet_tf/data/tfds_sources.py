@@ -122,13 +122,16 @@ class TfdsStream:
     even when the files are shuffled; hold-out and `train_limit` masks use it.
     """
 
-    def __init__(self, builder, train_split="train", test_split="validation"):
+    def __init__(self, builder, train_split="train", test_split="validation", image_key="image",
+                 label_key="label"):
         self.builder = builder
         self.train_split, self.test_split = train_split, test_split
+        self.image_key, self.label_key = image_key, label_key
         self.num_train = builder.info.splits[train_split].num_examples
         self.num_test = builder.info.splits[test_split].num_examples
-        self.label_names = tuple(builder.info.features["label"].names)
+        self.label_names = tuple(builder.info.features[label_key].names)
         self.origin = str(builder.data_dir)
+        self.info = None  # DatasetInfo of a tfds:NAME dataset (msdnet_tf.data.tfds_named)
 
     def _offsets(self, split):
         info = self.builder.info.splits[split]
@@ -149,7 +152,7 @@ class TfdsStream:
                                       shuffle_seed=shuffle_seed, try_autocache=False)
         ds = self.builder.as_dataset(split=split_name, shuffle_files=shuffle_seed is not None,
                                      read_config=read_config,
-                                     decoders={"image": tfds.decode.SkipDecoding()})
+                                     decoders={self.image_key: tfds.decode.SkipDecoding()})
         offsets = self._offsets(split_name)
         table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(list(offsets), list(offsets.values()),
@@ -160,7 +163,7 @@ class TfdsStream:
             parts = tf.strings.split(example["tfds_id"], "__")
             shard = tf.strings.reduce_join(parts[:-1], separator="__")
             within = tf.strings.to_number(parts[-1], out_type=tf.int64)
-            return (example["image"], tf.cast(example["label"], tf.int32),
+            return (example[self.image_key], tf.cast(example[self.label_key], tf.int32),
                     table.lookup(shard) + within)
 
         return ds.map(index, num_parallel_calls=tf.data.AUTOTUNE)

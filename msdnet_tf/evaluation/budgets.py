@@ -56,7 +56,11 @@ class LatencyProfile:
 
 def load_latency(path, num_exits=None):
     """Reads and checks a latency file; the cost of exit k is its `path_ms`."""
-    data = read_json(path, "latency file")
+    return latency_from_dict(read_json(path, "latency file"), path, num_exits)
+
+
+def latency_from_dict(data, path, num_exits=None):
+    """A `LatencyProfile` of a latency file's content (or of one of its `resolutions`)."""
     exits = data.get("exits")
     if not isinstance(exits, list) or not exits or not all(isinstance(e, dict) for e in exits):
         raise EvaluationError(f"latency file {path}: 'exits' must be a non-empty list of "

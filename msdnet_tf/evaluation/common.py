@@ -7,7 +7,6 @@ infinities are written as the strings "inf" / "-inf" in every file we write.
 
 import json
 import math
-from pathlib import Path
 
 
 class EvaluationError(ValueError):
@@ -43,28 +42,17 @@ def decode_float(value):
 
 
 def write_json(path, data):
-    """Writes `data` (already JSON-safe) with a trailing newline; returns the path."""
-    path = Path(path)
-    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-    return path
+    """Writes `data` (already JSON-safe) atomically with a trailing newline; returns the path."""
+    from msdnet_tf.workdir import atomic_write_text
 
-
-def _reject_constant(name):
-    # Python's json accepts NaN/Infinity, which are not JSON; we write "inf".
-    raise ValueError(f"{name} is not JSON (write infinities as \"inf\" / \"-inf\")")
+    return atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path, what):
     """Reads a JSON object from `path`; EvaluationError names the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"{what} {path} does not exist")
+    from msdnet_tf import files
+
     try:
-        data = json.loads(path.read_text(), parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
-        raise EvaluationError(f"{what} {path} is not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise EvaluationError(
-            f"{what} {path} must hold a JSON object. Received: {type(data).__name__}"
-        )
-    return data
+        return files.read_json(path, what)
+    except files.FileProblem as e:
+        raise EvaluationError(str(e)) from None

@@ -17,7 +17,6 @@ with `save_logits`, which applies the same checks as `load_logits`.
 """
 
 import dataclasses
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -141,21 +140,14 @@ def validate_logits(arrays, source="logits"):
 
 def load_logits(path):
     """Loads and validates a logits file; EvaluationError names the file and problem."""
+    from msdnet_tf import files
+
     path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"logits file {path} does not exist")
+    known = REQUIRED_KEYS + OPTIONAL_KEYS + tuple(LEGACY_KEYS)
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        _fail(path, f"cannot be read as an .npz archive ({e})")
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        _fail(path, "is a single .npy array, not an .npz archive")
-    try:
-        with npz:
-            known = REQUIRED_KEYS + OPTIONAL_KEYS + tuple(LEGACY_KEYS)
-            arrays = {k: npz[k] for k in npz.files if k in known}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        _fail(path, f"has an unreadable array ({e})")
+        arrays = files.load_npz(path, "logits file", keys=known)
+    except files.FileProblem as e:
+        raise EvaluationError(str(e)) from None
     return validate_logits(arrays, source=path)
 
 
@@ -181,7 +173,10 @@ def save_logits(path, *, val_logits, val_labels, test_logits, test_labels, exit_
         out["exit_cumulative_params"] = data.exit_params
     if data.model is not None:
         out["model"] = np.asarray(data.model)
+    from msdnet_tf.workdir import atomic_path
+
     path = Path(path)
-    with path.open("wb") as f:
-        np.savez(f, **out)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **out)
     return path

@@ -30,9 +30,12 @@ def _overlay(ax, curves):
 
 
 def _save(fig, ax, path):
+    from msdnet_tf.workdir import atomic_path
+
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return Path(path)
 
 

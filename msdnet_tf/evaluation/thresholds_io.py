@@ -4,6 +4,8 @@
      "budget": {...what was asked and achieved...}, "model": "<name or hash>" | null}
 
 Files written before this key was named `num_exits` call it `exits`; both are read.
+A resolution-switchable model's file also names the input side the thresholds
+belong to, `"resolution": R` (absent: the model's only, or largest, side).
 
 A sample leaves at the first exit k whose max softmax probability is >= T_k.
 "inf" (nobody leaves there) and "-inf" (the last exit, which takes everyone)
@@ -28,13 +30,14 @@ class Thresholds:
     criterion: str = CRITERION
     budget: dict | None = None
     model: str | None = None
+    resolution: int | None = None
 
     @property
     def num_exits(self):
         return len(self.thresholds)
 
 
-def save_thresholds(path, thresholds, budget=None, model=None):
+def save_thresholds(path, thresholds, budget=None, model=None, resolution=None):
     """Writes thresholds.json (checked like `load_thresholds`); returns the path."""
     data = {
         "num_exits": len(thresholds),
@@ -43,6 +46,8 @@ def save_thresholds(path, thresholds, budget=None, model=None):
         "budget": budget,
         "model": model,
     }
+    if resolution is not None:
+        data["resolution"] = int(resolution)
     _validate(data, path)
     return write_json(path, data)
 
@@ -83,7 +88,12 @@ def _validate(data, path):
         _fail(path, f"'budget' must be an object or null. Received: {budget!r}")
     if model is not None and not isinstance(model, str):
         _fail(path, f"'model' must be a string or null. Received: {model!r}")
-    return Thresholds(thresholds=tuple(values), criterion=CRITERION, budget=budget, model=model)
+    resolution = data.get("resolution")
+    if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
+                                   or resolution < 1):
+        _fail(path, f"'resolution' must be a positive integer or absent. Received: {resolution!r}")
+    return Thresholds(thresholds=tuple(values), criterion=CRITERION, budget=budget, model=model,
+                      resolution=resolution)
 
 
 def load_thresholds(path, num_exits=None, model=None):

@@ -35,14 +35,14 @@ def calibration_indices(bundle, n, seed=CALIBRATION_SEED):
 def calibration_images(bundle, n, seed=CALIBRATION_SEED):
     """float32 [n, S, S, 3]: preprocessed training images for int8 calibration."""
     images, _ = _uint8_split(bundle, "train_eval", calibration_indices(bundle, n, seed))
-    return data_lib.preprocess_batch(bundle.dataset, images, bundle.image_size)
+    return data_lib.preprocess_batch(bundle.spec, images)
 
 
 def test_images(bundle, n):
     """(float32 [n, S, S, 3], int64 labels [n]): the first n test images, preprocessed."""
     indices = np.arange(min(n, bundle.count("test")))
     images, labels = _uint8_split(bundle, "test", indices)
-    return (data_lib.preprocess_batch(bundle.dataset, images, bundle.image_size),
+    return (data_lib.preprocess_batch(bundle.spec, images),
             np.asarray(labels, np.int64))
 
 

@@ -6,6 +6,7 @@ dtypes, int8 parameters), so the manifest cannot disagree with them.
 """
 
 import json
+import re
 from pathlib import Path
 
 FORMAT = "msdnet_tf.deployment/1"
@@ -22,12 +23,12 @@ class ManifestError(ValueError):
 
 
 def _order(name):
-    """image / logits first, then scale_0, scale_1, ..., then the rest by name."""
+    """image / logits first, then the feature maps (named by the model family: scale_0,
+    scale_1, ... for MSDNet) in natural order, numbers compared as numbers."""
     if name in MAY_BE_INT8:
-        return (0, 0, name)
-    if name.startswith("scale_") and name[6:].isdigit():
-        return (1, int(name[6:]), name)
-    return (2, 0, name)
+        return (0, ())
+    parts = re.split(r"(\d+)", name)
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
 
 
 def tensor_entries(tensors):
@@ -82,9 +83,24 @@ def build_manifest(*, family, model_hash, mode, int8_io, labels, preprocessing, 
     return manifest
 
 
+def add_digests(manifest, folder):
+    """Records the sha256 and size of every file the manifest describes (in `folder`), so
+    that a runtime can refuse files that are not the ones converted with it."""
+    import hashlib
+
+    entries = list(manifest["exits"]) + [manifest["cascade"]]
+    entries += [manifest["early_exit"]] if manifest["early_exit"] else []
+    for entry in entries:
+        data = (Path(folder) / entry["file"]).read_bytes()
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        entry["bytes"] = len(data)
+    return manifest
+
+
 def write_manifest(path, manifest):
-    Path(path).write_text(json.dumps(manifest, indent=1, allow_nan=False) + "\n")
-    return Path(path)
+    from msdnet_tf.workdir import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(manifest, indent=1, allow_nan=False) + "\n")
 
 
 def _check(cond, where, problem):
@@ -144,8 +160,9 @@ def validate_manifest(manifest, folder=None):
     _check(len(manifest["exits"]) == k_exits, "exits", f"expected {k_exits} entries")
     _check(len(manifest["labels"]) == manifest["num_classes"], "labels", "one per class")
     for k, entry in enumerate(manifest["exits"]):
-        _check(entry["exit"] == k and entry["file"] == f"exit_{k}.tflite", f"exits[{k}]",
-               f"expected exit {k} in exit_{k}.tflite")
+        _check(entry["exit"] == k and re.fullmatch(rf"exit_{k}(_r\d+)?\.tflite", entry["file"]),
+               f"exits[{k}]", f"expected exit {k} in exit_{k}.tflite (exit_{k}_r<R>.tflite "
+                              "for another resolution)")
         _check_signature(entry, f"exit_{k}")
         _check(k == 0 or entry["cumulative_flops"] > manifest["exits"][k - 1]["cumulative_flops"],
                f"exits[{k}]", "cumulative FLOPs must grow from exit to exit")
@@ -155,9 +172,65 @@ def validate_manifest(manifest, folder=None):
     thresholds = manifest["thresholds"]
     _check(thresholds is None or len(thresholds["thresholds"]) == k_exits, "thresholds",
            "one threshold per exit")
+    if manifest.get("resolutions") is not None:
+        _check_resolutions(manifest, folder)
     if folder is not None:
         files = [e["file"] for e in manifest["exits"]] + [manifest["cascade"]["file"]]
         files += [manifest["early_exit"]["file"]] if manifest["early_exit"] else []
         absent = [f for f in files if not (Path(folder) / f).is_file()]
         _check(not absent, "files", f"missing in {folder}: {', '.join(absent)}")
     return manifest
+
+
+# ------------------------------------------------------------------ resolutions
+# A resolution-switchable model is converted once per input side; manifest.json
+# keeps the largest side at its top level (what single-resolution readers run)
+# and lists every side under `resolutions`, each entry holding the keys below.
+RESOLUTION_KEYS = ("input", "preprocessing", "exits", "cascade", "early_exit", "thresholds")
+
+
+def resolution_entry(manifest, resolution):
+    """The per-resolution part of a single-resolution manifest."""
+    return {"resolution": int(resolution), **{k: manifest[k] for k in RESOLUTION_KEYS}}
+
+
+def with_resolutions(manifests):
+    """One manifest for {side: single-resolution manifest}: the largest side at the top,
+    every side under `resolutions` (largest first)."""
+    sizes = sorted(manifests, reverse=True)
+    combined = dict(manifests[sizes[0]])
+    combined["resolutions"] = [resolution_entry(manifests[r], r) for r in sizes]
+    validate_manifest(combined)
+    return combined
+
+
+def select_resolution(manifest, resolution):
+    """The single-resolution manifest of one side (the top level, for older files)."""
+    entries = manifest.get("resolutions")
+    if not entries:
+        side = manifest["input"]["shape"][1]
+        if resolution not in (None, side):
+            raise ManifestError(f"manifest serves {side}x{side} only. Received: {resolution}")
+        return manifest
+    sizes = [e["resolution"] for e in entries]
+    resolution = sizes[0] if resolution is None else resolution
+    if resolution not in sizes:
+        raise ManifestError(f"manifest serves {', '.join(map(str, sizes))}. "
+                            f"Received: {resolution}")
+    entry = entries[sizes.index(resolution)]
+    return {**manifest, **{k: entry[k] for k in RESOLUTION_KEYS}, "resolution": resolution}
+
+
+def _check_resolutions(manifest, folder):
+    entries = manifest["resolutions"]
+    _check(isinstance(entries, list) and entries, "resolutions", "must be a non-empty list")
+    sizes = [e.get("resolution") for e in entries]
+    _check(sizes == sorted(set(sizes), reverse=True), "resolutions",
+           f"sides must be distinct, largest first. Received: {sizes}")
+    _check(sizes[0] == manifest["input"]["shape"][1], "resolutions",
+           "the first entry must be the top level's input side")
+    for r in sizes:
+        one = select_resolution(manifest, r)
+        one.pop("resolutions")
+        _check(one["input"]["shape"][1] == r, f"resolutions {r}", "input side differs")
+        validate_manifest(one, folder)

@@ -11,7 +11,6 @@ delegation before the manifest is written.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from msdnet_tf.export import manifest as manifest_lib
 from msdnet_tf.export.convert import MODES, convert
 from msdnet_tf.export.delegation import check_xnnpack
 from msdnet_tf.export.runner import TFLiteModel, run_cascade_batch, run_exit_file
+from msdnet_tf.workdir import atomic_write_bytes, atomic_write_json
 
 CASCADE_FILE, EARLY_EXIT_FILE = "cascade.tflite", "early_exit.tflite"
 # Evaluation outputs of the run that runtimes read next to the model files.
@@ -49,7 +49,7 @@ def load_for_export(workdir, config_path=None, overrides=()):
     for text in overrides:
         config_lib.merge(cfg, config_lib.parse_override(text), source=f"--override {text}")
     config_lib.validate(cfg)
-    if cfg.model.family != model.family or config_lib.model_kwargs(cfg) != model.arch:
+    if cfg.model.family != model.family or config_lib.model_kwargs(cfg) != model.model_kwargs:
         raise UserError(f"the model section cannot change: the weights in {workdir} were trained "
                         "with the model section of its config.yaml")
     return cfg, model
@@ -80,6 +80,22 @@ def run_thresholds(workdir, num_exits, model_hash):
 
 class Exporter:
     """Shared state of one run's conversions: model, data, reference logits."""
+
+    # A resolution-switchable model's other sides write exit_{k}<suffix>.tflite, ... (see
+    # export/resolutions.py); their manifest entries are assembled there.
+    suffix = ""
+    write_manifest = True
+
+    def exit_file(self, k):
+        return f"exit_{k}{self.suffix}.tflite"
+
+    @property
+    def cascade_file(self):
+        return CASCADE_FILE.replace(".tflite", f"{self.suffix}.tflite")
+
+    @property
+    def early_exit_file(self):
+        return EARLY_EXIT_FILE.replace(".tflite", f"{self.suffix}.tflite")
 
     def __init__(self, workdir, cfg, model, progress=None):
         from msdnet_tf import data as data_lib
@@ -112,20 +128,22 @@ class Exporter:
 
         model, images = self.model, self.calibration if mode == "int8" else None
         for k in range(model.num_exits):
-            self.progress(f"  {mode}: {exit_file(k)}")
+            self.progress(f"  {mode}: {self.exit_file(k)}")
             samples = cal.exit_samples(images) if images is not None else None
             variables = model.exit_model(k, batch_size=1).variables
-            (out / exit_file(k)).write_bytes(convert([graphs.exit_signature(model, k)],
-                                                     variables, mode, samples, int8_io))
-        self.progress(f"  {mode}: {CASCADE_FILE} ({model.num_exits} signatures)")
+            atomic_write_bytes(out / self.exit_file(k),
+                               convert([graphs.exit_signature(model, k)], variables, mode,
+                                       samples, int8_io))
+        self.progress(f"  {mode}: {self.cascade_file} ({model.num_exits} signatures)")
         samples = cal.stage_samples(model, images) if images is not None else None
-        (out / CASCADE_FILE).write_bytes(convert(graphs.stage_signatures(model), model.variables,
-                                                 mode, samples))
+        atomic_write_bytes(out / self.cascade_file, convert(graphs.stage_signatures(model),
+                                                            model.variables, mode, samples))
         if in_graph_exit:  # Never in int8 (NO_EARLY_EXIT): no calibration needed.
-            self.progress(f"  {mode}: {EARLY_EXIT_FILE}")
+            self.progress(f"  {mode}: {self.early_exit_file}")
             stages = model.stage_models(batch_size=1)
             signature = graphs.early_exit_signature(stages, model.image_size)
-            (out / EARLY_EXIT_FILE).write_bytes(convert([signature], model.variables, mode))
+            atomic_write_bytes(out / self.early_exit_file,
+                               convert([signature], model.variables, mode))
 
     def _convert_qat(self, out, int8_io, in_graph_exit):
         from msdnet_tf.export import qat_runner
@@ -139,10 +157,10 @@ class Exporter:
     # ---------------------------------------------------------------- checks
     def _fidelity(self, mode, out, in_graph_exit):
         report = {"mode": mode, "images": int(len(self.images))}
-        exits = np.stack([run_exit_file(TFLiteModel(out / exit_file(k)), self.images)
+        exits = np.stack([run_exit_file(TFLiteModel(out / self.exit_file(k)), self.images)
                           for k in range(self.model.num_exits)])
         report["exits"] = fid.entries(self.reference, exits, self.labels)
-        cascade = run_cascade_batch(TFLiteModel(out / CASCADE_FILE), self.images)
+        cascade = run_cascade_batch(TFLiteModel(out / self.cascade_file), self.images)
         report["cascade"] = fid.entries(self.reference, cascade, self.labels)
         report["early_exit"] = self._early_exit_fidelity(out) if in_graph_exit else None
         report["bar"] = fid.check_bar(mode, report)
@@ -153,7 +171,7 @@ class Exporter:
         if thresholds is None:  # Without thresholds.json: leave when 50% sure.
             thresholds = [0.5] * (self.model.num_exits - 1) + ["-inf"]
         values = [float(t) for t in thresholds]  # "-inf" -> -inf
-        model = TFLiteModel(out / EARLY_EXIT_FILE)
+        model = TFLiteModel(out / self.early_exit_file)
         results = [model.run("serving_default", image=x[np.newaxis],
                              thresholds=np.asarray(values, np.float32)) for x in self.images]
         logits = np.concatenate([r["logits"] for r in results])
@@ -161,8 +179,8 @@ class Exporter:
         return fid.early_exit_entry(self.reference, logits, taken, self.labels, values)
 
     def _files(self, in_graph_exit):
-        names = [exit_file(k) for k in range(self.model.num_exits)] + [CASCADE_FILE]
-        return names + ([EARLY_EXIT_FILE] if in_graph_exit else [])
+        names = [self.exit_file(k) for k in range(self.model.num_exits)] + [self.cascade_file]
+        return names + ([self.early_exit_file] if in_graph_exit else [])
 
     # ---------------------------------------------------------------- export
     def export(self, mode, out, int8_io=None, in_graph_exit=False):
@@ -177,12 +195,16 @@ class Exporter:
         int8_io = self.cfg.export.int8_io if int8_io is None else int8_io
         int8_io = bool(int8_io) and mode in ("int8", "qat")
         if in_graph_exit and mode in NO_EARLY_EXIT:
-            self.progress(f"  {mode}: no {EARLY_EXIT_FILE}: {NO_EARLY_EXIT[mode]}")
+            self.progress(f"  {mode}: no {self.early_exit_file}: {NO_EARLY_EXIT[mode]}")
             in_graph_exit = False
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        if not in_graph_exit and (out / EARLY_EXIT_FILE).exists():
-            (out / EARLY_EXIT_FILE).unlink()  # A stale file from an earlier export.
+        # Until the new manifest is written, the folder is not a conversion a runtime would
+        # run: files of two conversions are never described as one.
+        if (out / "manifest.json").exists():
+            (out / "manifest.json").unlink()
+        if not in_graph_exit and (out / self.early_exit_file).exists():
+            (out / self.early_exit_file).unlink()  # A stale file from an earlier export.
         if mode == "qat":
             self._convert_qat(out, int8_io, in_graph_exit)
         else:
@@ -199,8 +221,8 @@ class Exporter:
         report = self._fidelity(mode, out, in_graph_exit)
         report["int8_io"] = int8_io
         report["xnnpack"] = delegation
-        (out / "fidelity.json").write_text(json.dumps(report, indent=1) + "\n")
-        self._write_manifest(mode, out, int8_io, in_graph_exit)
+        atomic_write_json(out / f"fidelity{self.suffix}.json", report)
+        self.manifest = self._write_manifest(mode, out, int8_io, in_graph_exit)
         return report
 
     def diagnose_int8(self, out, top=10, num_images=100):
@@ -212,24 +234,28 @@ class Exporter:
                   "exits": {f"exit_{k}": int8_layer_errors(self.model, k, self.calibration,
                                                            self.images[:num_images], top)
                             for k in range(self.model.num_exits)}}
-        path = Path(out) / "int8_layers.json"
-        path.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_json(Path(out) / "int8_layers.json", report)
         return report
 
     def _write_manifest(self, mode, out, int8_io, in_graph_exit):
-        exits = [(exit_file(k), TFLiteModel(out / exit_file(k)))
+        exits = [(self.exit_file(k), TFLiteModel(out / self.exit_file(k)))
                  for k in range(self.model.num_exits)]
-        early = (EARLY_EXIT_FILE, TFLiteModel(out / EARLY_EXIT_FILE)) if in_graph_exit else None
+        early = (self.early_exit_file, TFLiteModel(out / self.early_exit_file)) \
+            if in_graph_exit else None
         manifest = manifest_lib.build_manifest(
             family=self.model.family, model_hash=self.model_hash, mode=mode, int8_io=int8_io,
             labels=self.bundle.label_names, preprocessing=self.bundle.preprocessing_spec(),
             counts=self.counts, exit_models=exits,
-            cascade=(CASCADE_FILE, TFLiteModel(out / CASCADE_FILE)), early_exit=early,
+            cascade=(self.cascade_file, TFLiteModel(out / self.cascade_file)), early_exit=early,
             thresholds=self.thresholds,
             source={"workdir": str(self.workdir), "config": config_lib.to_dict(self.cfg)})
-        manifest_lib.write_manifest(out / "manifest.json", manifest)
+        manifest_lib.add_digests(manifest, out)
+        if not self.write_manifest:
+            return manifest  # Part of a larger manifest (export/resolutions.py).
         for name in COPIED:
             if (self.workdir / name).is_file():
-                shutil.copyfile(self.workdir / name, out / name)
+                atomic_write_bytes(out / name, (self.workdir / name).read_bytes())
             elif (out / name).exists():
                 (out / name).unlink()  # A stale file from an earlier export.
+        manifest_lib.write_manifest(out / "manifest.json", manifest)  # last: the folder is done
+        return manifest

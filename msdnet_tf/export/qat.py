@@ -12,7 +12,8 @@ is imported.
    graph and block functions and layer names, and copy the trained
    Keras 3 weights in by layer name (WEIGHTS.npz, written by the runner, also
    holds reference logits: the copy must reproduce them).
-2. `quantize_model`, then set every activation range from calibration images:
+2. `quantize_model` (layers TFMOT does not know bring their own QuantizeConfig),
+   then set every activation range from calibration images:
    TFMOT starts them at [-6, 6] and moves them by an EMA of decay 0.999,
    far too slowly for a fine-tuning of a few hundred steps.
 3. Fine-tune export.qat_epochs epochs (SGD, export.qat_learning_rate, augmented
@@ -31,11 +32,30 @@ if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import argparse  # noqa: E402
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="msdnet_tf.export.qat", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="the resolved config of the export")
+    p.add_argument("--workdir", required=True, help="the training run (hold-out, data cache)")
+    p.add_argument("--weights", required=True, help="npz of the Keras 3 weights by layer")
+    p.add_argument("--output", required=True)
+    p.add_argument("--int8-io", action="store_true")
+    p.add_argument("--in-graph-exit", action="store_true")
+    return p
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and argument errors answer before TensorFlow loads
+
+
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
+
+from msdnet_tf.cli import UserError  # noqa: E402
 
 # Keras-3-only arguments of the block functions; tf_keras uses its defaults
 # (initialisers do not matter: the trained weights are copied in).
@@ -49,8 +69,15 @@ class TfKerasFactory:
     """`make(cls, name, **kwargs)` of the blocks, creating the tf_keras layer of that class name.
 
     A custom layer class of ours names its tf_keras twin with a `tf_keras_class()`
-    classmethod; every other class is looked up by name in `tf_keras.layers`.
+    classmethod; every other class is looked up by name in `tf_keras.layers`. BN runs in
+    inference mode, so ISC heads get their BN folded into the Dense before it
+    (`models.heads.fold_isc_bn_weights`).
     """
+
+    fold_isc_bn = True
+
+    def __init__(self, head_pool="fixed"):
+        self.head_pool = head_pool  # the classifiers' pooling (msdnet_tf.models.options)
 
     def __call__(self, cls, name, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if k not in _DROPPED_KWARGS}
@@ -64,14 +91,19 @@ class TfKerasFactory:
 def build_float_model(cfg):
     """(tf_keras model, boundaries): boundaries[k] = {name: layer name} carried after exit k."""
     from msdnet_tf import config as config_lib
-    from msdnet_tf.models import base, family
+    from msdnet_tf.models import base, family, options
 
     graph_class = family.get(cfg.model.family).model_class.graph_class
-    arch = config_lib.model_kwargs(cfg)
-    graph = graph_class(arch, False, TfKerasFactory())
+    arch, shared = options.split(config_lib.model_kwargs(cfg))
+    if shared["resolutions"] or shared["resolution_conditioned"]:
+        raise UserError("mode qat is not available for resolution-switchable models (use "
+                        "int8: post-training quantisation per resolution)")
+    factory = TfKerasFactory(shared["head_pool"])
+    graph = graph_class(arch, False, factory)
     size = arch["image_size"]
     image = tf_keras.Input((size, size, 3), name="image")
-    outputs, carried = base.apply_graph(graph, image)
+    outputs, carried = base.apply_graph(graph, image, config_lib.exit_heads(cfg), factory,
+                                        arch["num_classes"])
     boundaries = [{key: _layer_of(t) for key, t in c.items()} for c in carried]
     return tf_keras.Model(image, outputs, name=cfg.model.family), boundaries
 
@@ -82,6 +114,9 @@ def _layer_of(tensor):
 
 def load_weights(model, weights):
     """Copies `weights` ({"layer/i": array}) in by layer name and checks the reference logits."""
+    from msdnet_tf.models.heads import fold_isc_bn_weights
+
+    weights = fold_isc_bn_weights(dict(weights))
     for layer in model.layers:
         if layer.weights:
             layer.set_weights([weights[f"{layer.name}/{i}"] for i in range(len(layer.weights))])
@@ -90,6 +125,59 @@ def load_weights(model, weights):
     if not diff <= PARITY_TOLERANCE:
         raise RuntimeError(f"the tf_keras copy differs from the Keras 3 model by {diff:.3g}")
     return diff
+
+
+def keep_input_order():
+    """Makes TFMOT's graph transformer match a layer's inputs in call order.
+
+    TFMOT 0.8.1 looks the input layers of a pattern match up in the order the
+    model config lists layers, not in the order the layer is called with
+    (tensorflow/model-optimization#1179): a Concatenate whose first input was
+    built after another one gets its inputs swapped in the QAT model. MSDNet's
+    concatenations never hit it (their inputs are built in call order); RANet's
+    block-end concatenations do.
+    """
+    from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (  # noqa: E501
+        model_transformer)
+
+    transformer = model_transformer.ModelTransformer
+    if getattr(transformer, "_msdnet_tf_input_order", False):
+        return
+
+    def get_layers(self, layer_names):
+        by_name = {layer["config"]["name"]: layer for layer in self._config["layers"]}
+        return [by_name[name] for name in layer_names if name in by_name]
+
+    transformer._get_layers = get_layers  # pylint: disable=protected-access
+    transformer._msdnet_tf_input_order = True  # pylint: disable=protected-access
+
+
+def quantize(model):
+    """TFMOT's `quantize_model`, plus the layers TFMOT does not know.
+
+    A tf_keras layer class of ours that TFMOT's registry lacks (e.g. RANet's
+    align_corners resize) says how to quantise it with a `quantize_config()`
+    method returning a TFMOT QuantizeConfig; those layers are annotated with it
+    first. A model without such layers goes through `quantize_model` unchanged.
+    """
+    from tensorflow_model_optimization.quantization import keras as tfmot_keras
+
+    keep_input_order()
+    custom = {}
+
+    def annotate(layer):
+        make_config = getattr(layer, "quantize_config", None)
+        if make_config is None:
+            return layer
+        config = make_config()
+        custom.update({type(layer).__name__: type(layer), type(config).__name__: type(config)})
+        return tfmot_keras.quantize_annotate_layer(layer, quantize_config=config)
+
+    if not any(hasattr(layer, "quantize_config") for layer in model.layers):
+        return tfmot_keras.quantize_model(model)
+    annotated = tf_keras.models.clone_model(model, clone_function=annotate)
+    with tfmot_keras.quantize_scope(custom):
+        return tfmot_keras.quantize_model(annotated)
 
 
 def _range_weights(layer):
@@ -235,7 +323,7 @@ def run(cfg, workdir, weights_path, out, int8_io=False, in_graph_exit=False, pro
     progress = progress or (lambda message: None)
     diff = load_weights(model, np.load(weights_path))
     progress(f"  qat: tf_keras copy of the model (max |logit diff| {diff:.1e})")
-    qat_model = tfmot.quantization.keras.quantize_model(model)
+    qat_model = quantize(model)
     bundle = data_lib.build_from_config(cfg, workdir)
     images = cal.calibration_images(bundle, cfg.export.calibration_images)
     count = init_ranges(model, qat_model, images)
@@ -252,14 +340,7 @@ def run(cfg, workdir, weights_path, out, int8_io=False, in_graph_exit=False, pro
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="msdnet_tf.export.qat", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="the resolved config of the export")
-    p.add_argument("--workdir", required=True, help="the training run (hold-out, data cache)")
-    p.add_argument("--weights", required=True, help="npz of the Keras 3 weights by layer")
-    p.add_argument("--output", required=True)
-    p.add_argument("--int8-io", action="store_true")
-    p.add_argument("--in-graph-exit", action="store_true")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from msdnet_tf import config as config_lib
 
     cfg = config_lib.load_config(args.config)

@@ -54,7 +54,10 @@ class TFLiteModel:
             raise KeyError(f"no signature {signature!r}; this file has "
                            f"{', '.join(self.signature_names)}")
         if signature not in self._runners:
-            self._runners[signature] = self.interpreter.get_signature_runner(signature)
+            from msdnet_tf import _quiet
+
+            with _quiet.filtered_stderr():  # LiteRT's XNNPACK notice
+                self._runners[signature] = self.interpreter.get_signature_runner(signature)
         return self._runners[signature]
 
     def tensors(self, signature):

@@ -9,6 +9,7 @@ import importlib
 _LAZY = {
     "MSDNet": "msdnet_tf.models.msdnet.model",
     "MultiExitModel": "msdnet_tf.models.base",
+    "RANet": "msdnet_tf.models.ranet.model",
     "run_stages": "msdnet_tf.models.base",
 }
 

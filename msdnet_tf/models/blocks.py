@@ -72,63 +72,6 @@ class BatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
-@keras.saving.register_keras_serializable(package="msdnet_tf")
-class Conv2D(layers.Conv2D):
-    """keras.layers.Conv2D whose training step on TensorFlow pads inside the convolution.
-
-    The reference pads strided convolutions symmetrically, so the graph has a
-    ZeroPadding2D layer before them. In a traced training step (TF backend,
-    channels last, no dilation or groups), when this layer's input comes straight from
-    a constant zero Pad op, the convolution reads the Pad's input instead and pads
-    inside the kernel (tf.nn.conv2d with explicit paddings, which oneDNN applies
-    without a copy). The Pad op is then left without consumers and pruned, and so is
-    the Slice that would be its gradient. Same math (zero padding); inference and
-    eager calls run Keras's own code, so exported graphs keep their Pad + Conv.
-
-    Off by default (`fold_pad`): on the 2-core AMD EPYC of
-    benchmarks/results/train_throughput.md the trainer's step ran 1.09x faster with
-    the plain Pad + Conv than with the folded convolution (variant no_pad_folding,
-    2026-12-01), so folding is an option to measure on other CPUs.
-    """
-
-    # Class attribute: True folds the pads in traced training steps (see above).
-    fold_pad = False
-
-    def call(self, inputs, training=None):
-        padded_from = self._pad_input(inputs) if training and self.fold_pad else None
-        if padded_from is None:
-            return super().call(inputs)
-        import tensorflow as tf
-
-        x, paddings = padded_from
-        kernel = tf.cast(self.kernel, x.dtype)
-        y = tf.nn.conv2d(x, kernel, strides=[1, *self.strides, 1], padding=paddings)
-        if self.use_bias:
-            y = tf.nn.bias_add(y, tf.cast(self.bias, y.dtype))
-        return self.activation(y) if self.activation is not None else y
-
-    def _pad_input(self, inputs):
-        """(unpadded input, explicit paddings) if `inputs` is a traced constant zero pad."""
-        if (keras.backend.backend() != "tensorflow" or self.padding != "valid"
-                or self.data_format != "channels_last" or self.groups != 1
-                or tuple(self.dilation_rate) != (1, 1)):
-            return None
-        op = getattr(inputs, "op", None)  # graph tensors only (tf.function); eager has none
-        try:
-            if op is None or op.type not in ("Pad", "PadV2"):
-                return None
-        except AttributeError:
-            return None
-        import tensorflow as tf
-
-        paddings = tf.get_static_value(op.inputs[1])
-        if paddings is None or paddings.shape != (4, 2) or paddings[0].any() or paddings[3].any():
-            return None
-        if op.type == "PadV2" and tf.get_static_value(op.inputs[2]) != 0:
-            return None
-        return op.inputs[0], [[0, 0], list(paddings[1]), list(paddings[2]), [0, 0]]
-
-
 def packed_batch_norm(x, gamma, beta, epsilon):
     """Training-mode batch norm of float32 NHWC `x` -> (y, batch mean, biased variance).
 
@@ -141,11 +84,10 @@ def packed_batch_norm(x, gamma, beta, epsilon):
     """
     import tensorflow as tf
 
-    # Read the variables here, outside the custom gradient: a function decorated with
-    # tf.custom_gradient that reads variables itself must take them as a `variables`
-    # argument of its gradient when run eagerly (model(x, training=True) outside a
-    # tf.function, fit(run_eagerly=True)). Gradients reach gamma and beta through
-    # these reads in every mode.
+    # Read the variables here, outside the custom gradient: a tf.custom_gradient function
+    # that reads variables itself must take them as a `variables` argument of its gradient
+    # when run eagerly (model(x, training=True) outside a tf.function, fit(run_eagerly=True)).
+    # Gradients reach gamma and beta through these reads in every mode.
     gamma = tf.convert_to_tensor(gamma, "float32")
     beta = tf.convert_to_tensor(beta, "float32")
     channels = x.shape[-1]
@@ -210,21 +152,26 @@ def he_normal_fan_out():
 
 
 def torch_linear_init():
-    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of the Lua/PyTorch Linear."""
+    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), the default of the Lua/PyTorch Linear
+    (and of PyTorch's Conv2d weight: fan_in = kh * kw * C_in)."""
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-INITS = ("torch_default", "he_normal")
+def torch_bias_init(fan_in):
+    """uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default bias of a Conv2d/Linear."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
 
 
 def torch_default_init(model_layers):
     """Re-draws every Conv2D and Dense layer's weights with PyTorch's default init.
 
-    That is what the reference port trains from (its own initialiser never reaches
-    a Conv2d or Linear): kernels kaiming_uniform(a=sqrt(5)), i.e. uniform(-b, b) with
-    b = 1 / sqrt(fan_in), fan_in = kh * kw * C_in (Dense: inputs), and biases
-    uniform(-b, b) with the same b. BatchNorm keeps gamma 1, beta 0. Draws come
-    from Keras's global generator (`keras.utils.set_random_seed`).
+    That is what the MSDNet reference port trains from (its own initialiser never
+    reaches a Conv2d or Linear): kernels kaiming_uniform(a=sqrt(5)), i.e. uniform(-b, b)
+    with b = 1 / sqrt(fan_in), fan_in = kh * kw * C_in (Dense: its inputs), and biases
+    uniform(-b, b) with the same b. BatchNorm keeps gamma 1, beta 0. A resolution-
+    conditioned conv (e * A + B) re-draws B and keeps A at zero. Draws come from Keras's
+    global generator (`keras.utils.set_random_seed`).
     """
     for layer in model_layers:
         if not isinstance(layer, (layers.Conv2D, layers.Dense)):
@@ -237,12 +184,14 @@ def torch_default_init(model_layers):
                                                    layer.bias.dtype))
 
 
-def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False):
+def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False,
+                       kernel_initializer=None):
     """Conv (no bias) -> BN -> ReLU, padded symmetrically like the reference.
 
     Stride-1 3x3 convs use "same" padding, which is symmetric there. Strided
     convs get explicit symmetric zero padding: Keras "same" would pad 0 before
-    and 1 after, which shifts every window.
+    and 1 after, which shifts every window. The conv starts He-normal (fan-out)
+    unless `kernel_initializer` says otherwise.
     """
     pad = (kernel - 1) // 2
     padding = "valid"
@@ -251,8 +200,9 @@ def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, us
     elif pad:
         x = make(layers.ZeroPadding2D, f"{name}_pad", padding=pad)(x)
     x = make(
-        Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
-        padding=padding, use_bias=use_bias, kernel_initializer=he_normal_fan_out(),
+        layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
+        padding=padding, use_bias=use_bias,
+        kernel_initializer=kernel_initializer or he_normal_fan_out(),
     )(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
              synchronized=sync_bn)(x)
@@ -267,11 +217,16 @@ def apply_conv_bn(make, x, n_in, n_out, down, bottleneck, bn_width, name, sync_b
     return apply_conv_bn_relu(make, x, n_out, 3, 2 if down else 1, f"{name}_3x3", sync_bn)
 
 
-def apply_imagenet_stem(make, image, filters, name, sync_bn=False):
-    """Conv 7x7/2 (pad 3, with bias) -> BN -> ReLU -> max-pool 3x3/2 (pad 1): 224 -> 56."""
+def apply_imagenet_stem(make, image, filters, name, sync_bn=False, kernel_initializer=None,
+                        bias_initializer="zeros"):
+    """Conv 7x7/2 (pad 3, with bias) -> BN -> ReLU -> max-pool 3x3/2 (pad 1): 224 -> 56.
+
+    The conv starts He-normal (fan-out) with a zero bias unless the initialisers say otherwise.
+    """
     x = make(layers.ZeroPadding2D, f"{name}_pad", padding=3)(image)
-    x = make(Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
-             use_bias=True, kernel_initializer=he_normal_fan_out())(x)
+    x = make(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
+             use_bias=True, kernel_initializer=kernel_initializer or he_normal_fan_out(),
+             bias_initializer=bias_initializer)(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
              synchronized=sync_bn)(x)
     x = make(layers.ReLU, f"{name}_relu")(x)
@@ -281,11 +236,15 @@ def apply_imagenet_stem(make, image, filters, name, sync_bn=False):
 
 
 def apply_classifier_features(make, x, k, stem, pool_side, sync_bn=False):
-    """Exit k up to its Dense layer: two strided ConvBasic and the 2x2 average pool -> [N, C]."""
+    """Exit k up to its Dense layer: two strided ConvBasic and the 2x2 average pool -> [N, C].
+
+    With `make.head_pool == "global"` (see `msdnet_tf.models.options`) the pool
+    is global at every map size; the reference's 2x2 pool is the same on a 2x2 map.
+    """
     width = 128 if stem == "cifar" else x.shape[-1]
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c1", sync_bn)
     x = apply_conv_bn_relu(make, x, width, 3, 2, f"exit{k}_c2", sync_bn)
-    if pool_side == 2:
+    if pool_side == 2 or getattr(make, "head_pool", "fixed") == "global":
         # Equal to a 2x2 average pool on a 2x2 map, and fully accelerated in int8.
         return make(layers.GlobalAveragePooling2D, f"exit{k}_pool")(x)
     x = make(layers.AveragePooling2D, f"exit{k}_pool", pool_size=2)(x)

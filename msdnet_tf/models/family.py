@@ -3,6 +3,7 @@
 A family is a package `msdnet_tf/models/<name>/` holding
     config.py     `ModelConfig`, the dataclass of its `model` config keys
                   (`family` first), `CHOICES` of its string keys,
+                  `INITS`, its choices of initial weights (default first),
                   `validate(**kwargs)` raising
                   ArchitectureError, `num_exits(**kwargs)`; pure Python
     plan.py       its layer plan, in pure Python
@@ -12,12 +13,17 @@ A family is a package `msdnet_tf/models/<name>/` holding
 Everything downstream (config, counting, training, evaluation, export, QAT,
 runtime) goes through `get(name)` and the model interface, never through a
 family's name.
+
+Every family's `model` section also holds the keys of `options` (head_pool,
+resolutions, resolution_conditioned), checked once for all families; the
+family's `validate` receives its own keys plus `head_pool`.
 """
 
 import dataclasses
+import functools
 import importlib
 
-FAMILIES = ("msdnet",)
+FAMILIES = ("msdnet", "ranet")
 DEFAULT = "msdnet"
 
 
@@ -34,19 +40,38 @@ class Family:
 
     @property
     def config_class(self):
-        return self._module("config").ModelConfig
+        """The family's `ModelConfig` followed by the keys every family shares."""
+        return _with_shared_keys(self._module("config").ModelConfig)
+
+    @property
+    def inits(self):
+        """The choices of `train.init` besides "default", the first the family's default."""
+        return tuple(self._module("config").INITS)
 
     @property
     def choices(self):
-        """{key: allowed values} of the family's string keys."""
-        return self._module("config").CHOICES
+        """{key: allowed values} of the model section's string keys."""
+        from msdnet_tf.models import options
+
+        return {**self._module("config").CHOICES, **options.CHOICES}
 
     def validate(self, kwargs):
         """Raises ArchitectureError naming the first invalid model key."""
-        self._module("config").validate(**kwargs)
+        from msdnet_tf.models import options
+
+        options.validate(self._module("config").validate, kwargs)
+
+    def check_size(self, kwargs, size, key):
+        """Raises ArchitectureError unless the model of `kwargs` takes size x size inputs."""
+        from msdnet_tf.models import options
+
+        own, shared = options.split(kwargs)
+        options.check_size(self._module("config").validate, own, key, size, shared["head_pool"])
 
     def num_exits(self, kwargs):
-        return self._module("config").num_exits(**kwargs)
+        from msdnet_tf.models import options
+
+        return self._module("config").num_exits(**options.split(kwargs)[0])
 
     @property
     def model_class(self):
@@ -59,6 +84,16 @@ class Family:
     @property
     def published(self):
         return self._module("published").PUBLISHED
+
+
+@functools.lru_cache(maxsize=None)
+def _with_shared_keys(config_class):
+    from msdnet_tf.models import options
+
+    own = [(f.name, f.type, f) for f in dataclasses.fields(config_class)]
+    shared = [(f.name, f.type, f) for f in dataclasses.fields(options.ResolutionKeys)]
+    return dataclasses.make_dataclass(config_class.__name__, own + shared,
+                                      namespace={"__module__": config_class.__module__})
 
 
 def get(name):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msdnet_tf.runtime.cascade import Cascade, open_interpreter, quantize
+from msdnet_tf.runtime.cascade import Cascade, check_signature, open_interpreter, quantize
 
 
 def machine():
@@ -59,10 +59,11 @@ def stage_inputs(cascade, image):
 
 
 def _truncated_runner(models_dir, manifest, k, threads):
-    interp = open_interpreter(Path(models_dir) / manifest["exits"][k]["file"], threads)
-    runner = interp.get_signature_runner()
-    name = next(iter(interp.get_signature_list()["serving_default"]["inputs"]))
-    return runner, name
+    entry = manifest["exits"][k]
+    path = Path(models_dir) / entry["file"]
+    interp = open_interpreter(path, threads)
+    runner = check_signature(interp, entry.get("signature", "serving_default"), entry, path)
+    return runner, "image"
 
 
 def _path(cascade, k, image):
@@ -74,9 +75,10 @@ def _path(cascade, k, image):
         feats = out
 
 
-def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None):
-    """latency.json content (plus sizes) for one converted directory at one thread count."""
-    cascade = Cascade.load(models_dir, threads=threads)
+def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None, resolution=None):
+    """latency.json content (plus sizes) for one converted directory at one thread count
+    (and one input side of a resolution-switchable model)."""
+    cascade = Cascade.load(models_dir, threads=threads, resolution=resolution)
     m = cascade.manifest
     if image is None:
         image = np.random.default_rng(0).normal(size=m["input"]["shape"]).astype(np.float32)
@@ -102,7 +104,20 @@ def benchmark(models_dir, threads=1, reps=50, warmup=5, image=None):
                       "cumulative_flops": m["exits"][k]["cumulative_flops"]})
     return {"device": machine(), "threads": threads, "mode": m["mode"], "model": m["model"],
             "reps": reps, "cascade_bytes": (Path(models_dir) / m["cascade"]["file"]).stat().st_size,
-            "exits": exits}
+            "resolution": m["input"]["shape"][1], "exits": exits}
+
+
+def benchmark_resolutions(models_dir, threads=1, reps=50, warmup=5):
+    """latency.json content of every input side: the largest at the top level, every side
+    (the largest too) under `resolutions` (docs/deployment-format.md)."""
+    from msdnet_tf.runtime.manifest import load_manifest, resolutions
+
+    sizes = resolutions(load_manifest(models_dir))
+    per = [benchmark(models_dir, threads, reps, warmup, resolution=r) for r in sizes]
+    if len(per) == 1:
+        return per[0]
+    keep = ("resolution", "cascade_bytes", "exits")
+    return {**per[0], "resolutions": [{k: lat[k] for k in keep} for lat in per]}
 
 
 def find_model_dirs(root):
@@ -156,7 +171,11 @@ def plot_accuracy_latency(path, latency, logits_file=None, measured=None):
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Cascaded early exit: accuracy against latency")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # nothing to label without logits or a harness run
+        ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from msdnet_tf.workdir import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

@@ -38,16 +38,67 @@ def open_interpreter(path, threads=None):
     """A LiteRT interpreter for `path`, or a RuntimeModelError naming the file."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from msdnet_tf import files
+
     path = Path(path)
-    if not path.is_file():
-        raise RuntimeModelError(f"model file {path} does not exist (convert first: "
-                                "python tflite/convert.py --workdir DIR --output OUT)")
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        files.regular_file(path, "model file", "convert first: python tflite/convert.py "
+                                               "--workdir DIR --output OUT")
+    except files.FileProblem as e:
+        raise RuntimeModelError(str(e)) from None
+    from msdnet_tf import _quiet
+
+    try:
+        with _quiet.filtered_stderr():  # LiteRT's XNNPACK notice
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        raise RuntimeModelError(f"{path} is not a valid .tflite model: {e}") from None
+        raise RuntimeModelError(f"{path} is not a valid .tflite model ({files.reason(e)}): "
+                                "convert again") from None
     return interpreter
+
+
+def _spec(detail):
+    params = detail["quantization_parameters"]
+    quant = None
+    if len(params["scales"]):
+        quant = {"scale": float(params["scales"][0]), "zero_point": int(params["zero_points"][0])}
+    return {"shape": [int(d) for d in detail["shape"]], "dtype": np.dtype(detail["dtype"]).name,
+            "quantization": quant}
+
+
+def _same_quant(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return a["zero_point"] == b["zero_point"] and math.isclose(a["scale"], b["scale"],
+                                                               rel_tol=1e-6)
+
+
+def check_signature(interpreter, signature, entry, path):
+    """The signature's tensors are those the manifest entry declares (names, shapes, dtypes,
+    quantization); LiteRT would otherwise resize or reinterpret inputs silently."""
+    found = interpreter.get_signature_list()
+    if signature not in found:
+        raise RuntimeModelError(f"{path} has no signature {signature} (it has "
+                                f"{', '.join(sorted(found))}): manifest and model differ")
+    runner = interpreter.get_signature_runner(signature)
+    for side, details in (("inputs", runner.get_input_details()),
+                          ("outputs", runner.get_output_details())):
+        want = {t["name"]: t for t in entry[side]}
+        if sorted(details) != sorted(want):
+            raise RuntimeModelError(
+                f"{path} signature {signature} has {side} {sorted(details)}; the manifest says "
+                f"{sorted(want)}: manifest and model differ")
+        for name, detail in details.items():
+            got, t = _spec(detail), want[name]
+            if got["shape"] != t["shape"] or got["dtype"] != t["dtype"] or \
+                    not _same_quant(got["quantization"], t.get("quantization")):
+                raise RuntimeModelError(
+                    f"{path} signature {signature} {side[:-1]} {name} is {got['dtype']} "
+                    f"{got['shape']} (quantization {got['quantization']}); the manifest says "
+                    f"{t['dtype']} {t['shape']} (quantization {t.get('quantization')}): manifest "
+                    "and model differ")
+    return runner
 
 
 def quantize(x, quant):
@@ -78,32 +129,24 @@ class Cascade:
         self.exit_flops = [e["cumulative_flops"] for e in manifest["exits"]]
 
     @classmethod
-    def load(cls, models_dir, threads=None):
-        return cls(load_manifest(models_dir), models_dir, threads)
+    def load(cls, models_dir, threads=None, resolution=None):
+        """The cascade of a converted directory (of one input side of a switchable model)."""
+        return cls(load_manifest(models_dir, resolution=resolution), models_dir, threads)
 
     def _check_signatures(self, path):
-        found = self.interpreter.get_signature_list()
-        runners = []
-        for stage in self.manifest["cascade"]["stages"]:
-            sig = stage["signature"]
-            if sig not in found:
-                raise RuntimeModelError(f"{path} has no signature {sig} (it has "
-                                        f"{', '.join(sorted(found))}): manifest and model differ")
-            want_in = sorted(t["name"] for t in stage["inputs"])
-            want_out = sorted(t["name"] for t in stage["outputs"])
-            if sorted(found[sig]["inputs"]) != want_in or sorted(found[sig]["outputs"]) != want_out:
-                raise RuntimeModelError(
-                    f"{path} signature {sig} has inputs {sorted(found[sig]['inputs'])} and "
-                    f"outputs {sorted(found[sig]['outputs'])}; the manifest says {want_in} and "
-                    f"{want_out}: manifest and model differ")
-            runners.append(self.interpreter.get_signature_runner(sig))
-        return runners
+        stages = self.manifest["cascade"]["stages"]
+        self._in_shape = [{t["name"]: tuple(t["shape"]) for t in s["inputs"]} for s in stages]
+        return [check_signature(self.interpreter, s["signature"], s, path) for s in stages]
 
     def stage(self, k, inputs):
         """Runs stage k on {name: array}; returns its outputs {name: array}."""
         sig = self.manifest["cascade"]["stages"][k]["signature"]
         feed = {}
         for name, value in inputs.items():
+            want = self._in_shape[k].get(name)
+            if want is None or tuple(np.shape(value)) != want:
+                raise RuntimeModelError(f"{sig} takes {name} {list(want) if want else 'nothing'}"
+                                        f"; received {list(np.shape(value))}")
             quant = self._in_quant[sig].get(name)
             feed[name] = quantize(value, quant) if quant else value
         return self.runners[k](**feed)

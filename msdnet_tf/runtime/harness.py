@@ -30,23 +30,24 @@ def run(cascade, items, thresholds, deadline_ms=None, stage_costs_ms=None, warmu
 
 
 def build_report(samples, cascade, thresholds, skipped):
+    """The report; without samples its averages are None (JSON has no NaN), and the CLIs
+    refuse such a run before it starts."""
     k = cascade.num_exits
     exits = np.array([s["exit"] for s in samples], dtype=np.int64)
     latency = np.array([s["latency_ms"] for s in samples], dtype=np.float64)
     labelled = [s for s in samples if "label" in s]
     flops = np.asarray(cascade.exit_flops, dtype=np.float64)
-    nan = float("nan")
     return {
         "thresholds": policy.encode(thresholds) if thresholds is not None else None,
         "mode": cascade.manifest["mode"],
         "model": cascade.manifest["model"],
         "accuracy": (100.0 * sum(s["pred"] == s["label"] for s in labelled) / len(labelled)
                      if labelled else None),
-        "expected_flops": float(flops[exits].mean()) if len(exits) else nan,
+        "expected_flops": float(flops[exits].mean()) if len(exits) else None,
         "last_exit_flops": float(flops[-1]),
-        "mean_latency_ms": float(latency.mean()) if len(latency) else nan,
-        "p50_latency_ms": float(np.percentile(latency, 50)) if len(latency) else nan,
-        "p95_latency_ms": float(np.percentile(latency, 95)) if len(latency) else nan,
+        "mean_latency_ms": float(latency.mean()) if len(latency) else None,
+        "p50_latency_ms": float(np.percentile(latency, 50)) if len(latency) else None,
+        "p95_latency_ms": float(np.percentile(latency, 95)) if len(latency) else None,
         "exit_counts": np.bincount(exits, minlength=k).tolist(),
         "skipped": skipped,
         "samples": samples,

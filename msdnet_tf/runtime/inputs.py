@@ -7,7 +7,6 @@ import numpy as np
 
 from msdnet_tf.cli import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _CHANNELS = {"L": 1, "RGB": 3}
 
 
@@ -35,8 +34,15 @@ def from_dataset(manifest, dataset, split, limit=0, workdir=None):
     workdir = workdir or source.get("workdir")
     if split == "val" and not (workdir and (Path(workdir) / "holdout.json").is_file()):
         raise UserError("--split val needs the run's holdout.json: pass --workdir DIR")
+    # A dataset described by its data reuses the run's dataset.json (classes, mean/std).
+    keep_workdir = split == "val" or (workdir and (Path(workdir) / "dataset.json").is_file())
     bundle = data_lib.build(cfg.data, manifest["input"]["shape"][1],
-                            workdir if split == "val" else None)
+                            workdir if keep_workdir else None)
+    if bundle.streamed:  # read from files (ImageNet, folder, tfds:NAME), in eval order
+        ds = bundle.raw_dataset(split)
+        pairs = [(image, int(y)) for image, y in (ds.take(limit) if limit else ds)
+                 .as_numpy_iterator()]
+        return [Item(i, f"{split}[{i}]", img, y) for i, (img, y) in enumerate(pairs)]
     images, labels = bundle.images(split), bundle.labels(split)
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -46,6 +52,15 @@ def from_dataset(manifest, dataset, split, limit=0, workdir=None):
 def _read_image(path, spec):
     from PIL import Image, UnidentifiedImageError
 
+    from msdnet_tf.data import images
+
+    if spec["input"]["channels"] == 3:  # any format and mode, as training reads files
+        array = images.decode_file(path)
+        h, w = spec["input"]["height"], spec["input"]["width"]
+        if h is not None and array.shape[:2] != (h, w):
+            raise ValueError(f"is {array.shape[1]}x{array.shape[0]}; the model takes {w}x{h} "
+                             "images")
+        return array
     try:
         with Image.open(path) as img:
             img.load()
@@ -53,6 +68,8 @@ def _read_image(path, spec):
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise ValueError(f"unreadable image ({e.__class__.__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - e.g. DecompressionBombError: refused, not fatal
+        raise ValueError(f"refused ({e.__class__.__name__}: {e})") from None
     want = spec["input"]["channels"]
     if _CHANNELS.get(mode) != want:
         raise ValueError(f"has mode {mode}; the model takes {'gray (L)' if want == 1 else 'RGB'} "
@@ -64,12 +81,17 @@ def _read_image(path, spec):
 
 
 def from_files(manifest, path):
-    """Items of an image file or a folder of PNG/JPEG files; bad files carry an error."""
+    """Items of an image file or a folder of image files; bad files carry an error."""
+    from msdnet_tf.data import images
+
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            files = sorted(p for p in path.iterdir() if images.is_image_name(p.name))
+        except OSError as e:
+            raise UserError(f"--images {path} cannot be listed ({e.strerror or e})") from None
         if not files:
-            raise UserError(f"no .png/.jpg/.jpeg files in {path}")
+            raise UserError(f"no image files ({', '.join(images.IMAGE_EXTENSIONS)}) in {path}")
     elif path.is_file():
         files = [path]
     else:
@@ -90,5 +112,4 @@ def preprocess(manifest, items):
     good = [it.image for it in items if it.error is None]
     if not good:
         return np.zeros((0,) + tuple(manifest["input"]["shape"][1:]), np.float32)
-    return np.asarray(preprocess_batch(manifest["preprocessing"]["dataset"], good,
-                                       manifest["input"]["shape"][1]), np.float32)
+    return np.asarray(preprocess_batch(manifest["preprocessing"], good), np.float32)

@@ -12,12 +12,25 @@ from msdnet_tf import evaluation as ev
 from msdnet_tf.cli import UserError
 
 
-def _run_logits(manifest, workdir):
+def _logits_path(manifest, workdir):
+    """DIR/logits.npz, or DIR/logits_r<R>.npz for a switchable model's smaller sides."""
+    sizes = [e["resolution"] for e in manifest.get("resolutions") or []]
+    r = manifest.get("resolution")
+    name = "logits.npz" if not sizes or r in (None, sizes[0]) else f"logits_r{r}.npz"
+    return Path(workdir) / name
+
+
+def _workdir(manifest, workdir):
     workdir = workdir or (manifest.get("source") or {}).get("workdir")
     if not workdir:
         raise UserError("--q and --budget-* need the run's hold-out logits: pass --workdir DIR "
                         "(the training run the model was converted from)")
-    path = Path(workdir) / "logits.npz"
+    return workdir
+
+
+def _run_logits(manifest, workdir):
+    workdir = _workdir(manifest, workdir)
+    path = _logits_path(manifest, workdir)
     if not path.is_file():
         raise UserError(f"no {path}: run python -m msdnet_tf.evaluate --workdir {workdir} first")
     try:
@@ -66,3 +79,53 @@ def resolve(manifest, thresholds=None, q=None, budget_flops=None, budget_ms=None
 
 def encode(thresholds):
     return [t if math.isfinite(t) else ("inf" if t > 0 else "-inf") for t in thresholds]
+
+
+def choose(manifest, thresholds=None, q=None, budget_flops=None, budget_ms=None, latency=None,
+           workdir=None, resolution=None):
+    """(input side, thresholds or None, description) for a possibly switchable model.
+
+    The side is --resolution if given, else the one a thresholds file names,
+    else, for a budget with several sides, the side and thresholds with the
+    best hold-out accuracy within it (evaluation.resolution.choose, on the
+    run's per-side logits, with per-side latencies for --budget-ms), else the
+    largest. Then thresholds come from `resolve` on that side's manifest.
+    """
+    from msdnet_tf.runtime import manifest as manifest_lib
+
+    sizes = manifest_lib.resolutions(manifest)
+    try:
+        named = ev.load_thresholds(thresholds).resolution if thresholds else None
+    except ev.EvaluationError as e:
+        raise UserError(str(e)) from None
+    if resolution is not None and named is not None and named != resolution:
+        raise UserError(f"{thresholds} holds thresholds for {named}x{named}, not for "
+                        f"--resolution {resolution}")
+    side = resolution or named
+    if side is None and len(sizes) > 1 and (budget_flops is not None or budget_ms is not None):
+        return _joint(manifest, sizes, budget_flops, budget_ms, latency, workdir)
+    one = manifest_lib.select(manifest, side)
+    values, how = resolve(one, thresholds, q, budget_flops, budget_ms, latency, workdir)
+    return one["input"]["shape"][1], values, how
+
+
+def _joint(manifest, sizes, budget_flops, budget_ms, latency, workdir):
+    from msdnet_tf.evaluation import resolution as joint
+    from msdnet_tf.runtime import manifest as manifest_lib
+
+    try:
+        sets = {r: _run_logits(manifest_lib.select(manifest, r), workdir) for r in sizes}
+        space = joint.JointSpace(sets)
+        if budget_ms is not None:
+            costs = joint.load_latency_by_resolution(latency, sizes, space.num_exits)
+            space, metric, value = space.with_costs(costs), "latency_ms", budget_ms
+        else:
+            metric, value = "flops", budget_flops
+        c = joint.choose(space.singles(), metric, value)
+    except ev.EvaluationError as e:
+        raise UserError(str(e)) from None
+    p = c.result.point
+    how = (f"{c.resolution}x{c.resolution} and its hold-out thresholds for "
+           f"{c.result.budget.describe(value)} (q={float(p.q):.4g}; best hold-out accuracy "
+           f"over {', '.join(map(str, sizes))})")
+    return c.resolution, list(p.thresholds), how

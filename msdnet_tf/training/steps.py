@@ -20,13 +20,24 @@ def _correct(labels, logits):
     return tf.reduce_sum(tf.cast(tf.equal(pred, labels), tf.float32))
 
 
+
+def weight_decay_loss(variables, weight_decay, replicas):
+    """Coupled L2 weight decay as a loss term: 0.5 * wd * sum(w^2), per replica (0 when off)."""
+    if not weight_decay:
+        return 0.0
+    l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
+    return 0.5 * weight_decay * l2 / replicas
+
 def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, global_batch,
-                    jit_compile=False):
+                    jit_compile=False, variables=None, exit_losses=None):
     """A tf.function running one step on a distributed batch.
 
-    Returns per-exit sums over the global batch: (cross-entropy, correct).
+    Returns per-exit sums over the global batch: (loss, correct), the loss being
+    cross-entropy unless `exit_losses(outputs, labels)` gives other per-exit per-sample
+    losses (IMTA's stage 2, `training.imta`). `variables`: what the optimizer updates
+    (default: the model's trainable variables).
     """
-    variables = model.trainable_variables
+    variables = model.trainable_variables if variables is None else list(variables)
     replicas = strategy.num_replicas_in_sync
     weights = [float(w) for w in exit_weights]
     scale_loss = getattr(optimizer, "scale_loss", None)
@@ -34,12 +45,12 @@ def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, glob
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            ce = [_cross_entropy(labels, outputs[f"exit_{k}"]) for k in range(len(weights))]
+            if exit_losses is None:
+                ce = [_cross_entropy(labels, outputs[f"exit_{k}"]) for k in range(len(weights))]
+            else:
+                ce = exit_losses(outputs, labels)
             loss = tf.add_n([w * tf.reduce_sum(c) for w, c in zip(weights, ce)]) / global_batch
-            if weight_decay:
-                l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
-                               for v in variables])
-                loss += 0.5 * weight_decay * l2 / replicas
+            loss += weight_decay_loss(variables, weight_decay, replicas)
             if scale_loss is not None:
                 loss = scale_loss(loss)
         grads = tape.gradient(loss, variables)

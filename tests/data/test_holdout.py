@@ -51,7 +51,7 @@ def test_mismatch_is_an_error(tmp_path, change, key):
 
 def test_corrupted_file(tmp_path):
     (tmp_path / holdout.HOLDOUT_FILE).write_text("{not json")
-    with pytest.raises(DataError, match="not a valid hold-out file"):
+    with pytest.raises(DataError, match="hold-out file .* is not valid JSON"):
         holdout.load_or_create_holdout(tmp_path, "digits", 1497, 300, 0)
     bad = {"dataset": "digits", "num_train": 10, "size": 2, "seed": 0, "indices": [3, 3]}
     (tmp_path / holdout.HOLDOUT_FILE).write_text(json.dumps(bad))

@@ -90,7 +90,7 @@ def test_unreadable_files(tmp_path):
         load_logits(tmp_path / "nope.npz")
     text = tmp_path / "text.npz"
     text.write_text("not an archive")
-    with pytest.raises(EvaluationError, match=f"logits file {text}: cannot be read as an .npz"):
+    with pytest.raises(EvaluationError, match=f"logits file {text} is not an .npz archive"):
         load_logits(text)
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))

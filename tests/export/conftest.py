@@ -51,3 +51,26 @@ class Exports:
 @pytest.fixture(scope="session")
 def exports(exporter, tmp_path_factory):
     return Exports(exporter, tmp_path_factory.mktemp("exports"))
+
+
+@pytest.fixture(scope="session")
+def imta_run(trained_run, tmp_path_factory):
+    """IMTA stage 2 (ISC heads, distillation) on top of `trained_run`, a few steps."""
+    from msdnet_tf import config as config_lib
+    from msdnet_tf.training.trainer import Trainer
+
+    workdir = tmp_path_factory.mktemp("imta_run")
+    cfg = config_lib.load_config(None, TINY_RUN + [f"train.imta.from={trained_run}",
+                                                   "train.steps_per_epoch=20"])
+    trainer = Trainer(cfg, workdir)
+    trainer.fit(verbose=False)
+    trainer.finish()
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def imta_exports(imta_run, tmp_path_factory):
+    from msdnet_tf.export.pipeline import Exporter, load_for_export
+
+    cfg, model = load_for_export(imta_run)
+    return Exports(Exporter(imta_run, cfg, model), tmp_path_factory.mktemp("imta_exports"))

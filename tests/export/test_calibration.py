@@ -30,9 +30,10 @@ def test_int8_conversion_calibrates_through_preprocess_batch(exporter, monkeypat
     calls = []
     real = data_lib.preprocess_batch
 
-    def spy(dataset, images, image_size):
-        calls.append((dataset, len(images), image_size))
-        return real(dataset, images, image_size)
+    def spy(spec, images, image_size=None):  # the bundle's own spec (dict)
+        calls.append((spec["dataset"], len(images), spec["output"]["height"]))
+        assert spec == exporter.bundle.preprocessing_spec()
+        return real(spec, images, image_size)
 
     monkeypatch.setattr(data_lib, "preprocess_batch", spy)
     monkeypatch.setattr(exporter, "_calibration", None)

@@ -36,7 +36,7 @@ def test_config_not_matching_weights(trained_run, tmp_path):
 def test_corrupt_model_file(trained_run, tmp_path):
     run = _copy(trained_run, tmp_path)
     (run / "model.keras").write_bytes(b"not a zip file")
-    with pytest.raises(UserError, match="cannot load"):
+    with pytest.raises(UserError, match="model.keras is not a zip archive"):
         load_for_export(run)
 
 

@@ -3,8 +3,8 @@ import pytest
 
 import keras
 
-from msdnet_tf.models import MSDNet, run_stages
-from tests.conftest import TINY
+from msdnet_tf.models import MSDNet, RANet, run_stages
+from tests.conftest import RANET_TINY, TINY
 
 VARIANTS = {
     "cifar_even_max": {},
@@ -177,8 +177,12 @@ def test_init_is_checked_and_kept_in_the_config():
     model = MSDNet(**TINY, init="torch_default")
     assert model.get_config()["init"] == "torch_default"
     assert MSDNet.from_config(model.get_config()).init == "torch_default"
-    with pytest.raises(ValueError, match="init must be one of"):
+    assert MSDNet(**TINY).init == MSDNet(**TINY, init="default").init == "torch_default"
+    assert MSDNet(**TINY, init="he_normal").get_config()["init"] == "he_normal"
+    with pytest.raises(ValueError, match="init must be one of default, torch_default, he_normal"):
         MSDNet(**TINY, init="glorot")
+    with pytest.raises(ValueError, match="init must be one of default, reference for ranet"):
+        RANet(**RANET_TINY, init="torch_default")
 
 
 def test_strided_convs_pad_symmetrically(tiny_model):

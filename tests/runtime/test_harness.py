@@ -90,18 +90,19 @@ def test_corrupt_and_mismatched_models_are_clear_errors(trained_run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
     (broken / "cascade.tflite").write_bytes(b"\x00" * 64)
-    with pytest.raises(UserError, match="cascade.tflite is not a valid .tflite"):
+    with pytest.raises(UserError, match="cascade.tflite is not the file .*manifest.json "
+                                        "describes"):
         Cascade.load(broken)
     renamed = tmp_path / "renamed"
     shutil.copytree(out, renamed)
     manifest = json.loads((renamed / "manifest.json").read_text())
     manifest["cascade"]["stages"][1]["outputs"][0]["name"] = "features"
     (renamed / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(UserError, match="manifest and model differ"):
+    with pytest.raises(UserError, match="manifest.json: cascade stage_1 must return logits"):
         Cascade.load(renamed)
     manifest["num_exits"] = 5
     (renamed / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(UserError, match="num_exits is 5"):
+    with pytest.raises(UserError, match="exits must list 5 entries"):
         load_manifest(renamed)
     (renamed / "manifest.json").write_text("{")
     with pytest.raises(UserError, match="not valid JSON"):

@@ -27,8 +27,15 @@ class ModelConfig:
 CHOICES = {"stem": ("cifar", "imagenet"), "step_mode": ("even", "lin_grow"),
            "prune": ("max", "min")}
 
+# Initial weights (`train.init`), the first the default. "torch_default": PyTorch's
+# defaults, what the reference port trains from (its initialiser never runs):
+# uniform +-1/sqrt(fan_in) kernels and biases. "he_normal": the authors' Lua code
+# (He-normal fan-out convs, zero biases). BatchNorm gamma 1, beta 0 either way.
+INITS = ("torch_default", "he_normal")
+
 
 def validate(**kwargs):
+    """The family's keys plus head_pool (see `msdnet_tf.models.options`)."""
     plan.validate_model_kwargs(**kwargs)
 
 

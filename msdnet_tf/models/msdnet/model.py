@@ -2,12 +2,11 @@
 
 import keras
 
-from msdnet_tf.models import base
-from msdnet_tf.models.blocks import apply_classifier
-from msdnet_tf.models.msdnet import blocks, plan as plan_lib, weights
+from msdnet_tf.models import base, blocks as shared_blocks
+from msdnet_tf.models.msdnet import blocks, config as config_lib, plan as plan_lib, weights
 
 
-class MSDNetGraph:
+class MSDNetGraph(base.ClassifierHeads):
     """The plan's blocks and classifiers over one layer factory (see `base`).
 
     Between exits it carries the surviving scales as {"scale_s": tensor},
@@ -45,10 +44,6 @@ class MSDNetGraph:
     def head_key(self, b):
         return f"scale_{self.plan.num_scales - 1}"
 
-    def head(self, b, x):
-        return apply_classifier(self.make, x, b, self.arch["stem"], self.arch["num_classes"],
-                                self.pool_side, self.sync_bn)
-
     def depth(self, b):
         return sum(len(block.layers) for block in self.plan.blocks[:b + 1])
 
@@ -79,26 +74,23 @@ class MSDNet(base.MultiExitModel):
         prune: "max" or "min" scale pruning.
         num_classes, image_size: classes and input side.
         sync_bn: synchronise BatchNorm statistics across replicas.
-        init: initial weights of convolutions and classifiers (see
-            `base.MultiExitModel`). "torch_default" (default): PyTorch's
-            defaults, what the reference port trains from (uniform, bound
-            1 / sqrt(fan_in), biases too); "he_normal": the authors' Lua code,
-            He-normal fan-out convs, uniform classifier weights, zero biases.
+        init: initial weights, "torch_default" (default: PyTorch's defaults, what the
+            reference port trains from, uniform +-1/sqrt(fan_in) kernels and biases) or
+            "he_normal" (the authors' Lua code: He-normal fan-out convs, zero biases).
 
     Outputs a dict {"exit_0": logits, ..., "exit_{K-1}": logits}, float32.
-    BN uses epsilon 1e-5 and momentum 0.9 (the reference's 0.1), gamma 1,
-    beta 0. Between cascade
+    BN uses epsilon 1e-5 and momentum 0.9 (the reference's 0.1). Between cascade
     stages it carries the surviving scales, {"scale_s": tensor}.
     """
 
     family = "msdnet"
     graph_class = MSDNetGraph
+    inits = config_lib.INITS  # torch_default (the reference port), he_normal (the Lua code)
 
     def __init__(self, stem="cifar", num_blocks=10, step_mode="even", step=2, base=4,
                  num_channels=16, growth_rate=6, growth_factors=(1, 2, 4),
                  bottleneck_factors=(1, 2, 4), bottleneck=True, reduction=0.5, prune="max",
-                 num_classes=100, image_size=32, sync_bn=False, init="torch_default",
-                 **kwargs):
+                 num_classes=100, image_size=32, sync_bn=False, **kwargs):
         arch = dict(
             stem=stem, num_blocks=num_blocks, step_mode=step_mode, step=step, base=base,
             num_channels=num_channels, growth_rate=growth_rate,
@@ -106,8 +98,14 @@ class MSDNet(base.MultiExitModel):
             bottleneck_factors=[int(b) for b in bottleneck_factors], bottleneck=bottleneck,
             reduction=reduction, prune=prune, num_classes=num_classes, image_size=image_size,
         )
-        plan_lib.validate_model_kwargs(**arch)
-        super().__init__(arch, sync_bn, init, **kwargs)
+        plan_lib.validate_model_kwargs(**arch, head_pool=kwargs.get("head_pool", "fixed"))
+        super().__init__(arch, sync_bn, **kwargs)
+
+    def _initialise(self, init):
+        # The layers' initialisers are the Lua code's (He-normal fan-out convs, zero
+        # biases); the reference port trains from PyTorch's defaults instead.
+        if init == "torch_default":
+            shared_blocks.torch_default_init(self.layers)
 
     @property
     def plan(self):

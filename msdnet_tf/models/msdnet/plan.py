@@ -96,9 +96,13 @@ def _check(cond, key, value, why):
 
 def validate_model_kwargs(
     stem, num_blocks, step_mode, step, base, num_channels, growth_rate, growth_factors,
-    bottleneck_factors, bottleneck, reduction, prune, num_classes, image_size,
+    bottleneck_factors, bottleneck, reduction, prune, num_classes, image_size, head_pool="fixed",
 ):
-    """Raises ArchitectureError naming the first invalid or inconsistent value."""
+    """Raises ArchitectureError naming the first invalid or inconsistent value.
+
+    head_pool "fixed" (the reference's 2x2 average pool) needs a 2x2 or 3x3 map
+    at the classifiers; "global" pools any map.
+    """
     _check(stem in ("cifar", "imagenet"), "stem", stem, "must be cifar or imagenet")
     _check(step_mode in ("even", "lin_grow"), "step_mode", step_mode, "must be even or lin_grow")
     _check(prune in ("max", "min"), "prune", prune, "must be max or min")
@@ -123,7 +127,7 @@ def validate_model_kwargs(
            f"times growth_factors[s] must be even for every scale s >= 1 (odd at scales {odd})")
     sides = scale_resolutions(stem, image_size, len(growth_factors))
     pool_side = classifier_pool_side(sides[-1])
-    _check(pool_side in (2, 3), "image_size", image_size,
+    _check(pool_side in (2, 3) or head_pool == "global", "image_size", image_size,
            f"gives a {sides[-1]}x{sides[-1]} coarsest scale ({len(growth_factors)} scales, "
            f"{stem} stem) and a {pool_side}x{pool_side} map at the classifier's 2x2 average pool; "
            "it needs 2x2 or 3x3 (e.g. 32 for the cifar stem with 3 scales, 224 for imagenet "

@@ -17,6 +17,8 @@ import msdnet.cascade.Preprocessor
 
 /** What the cascade answered for one image, ready to show. */
 data class Classification(
+    /** The input side the cascade ran at (the camera frame resized to it). */
+    val resolution: Int,
     val label: String,
     val confidence: Double,
     val exit: Int,
@@ -47,9 +49,9 @@ class Opened(
     val gpuAvailable: Boolean,
 )
 
-/** A benchmark's timings and the runtime options they were measured with. */
+/** A benchmark's timings (per input side) and the runtime options they were measured with. */
 class BenchmarkRun(
-    val result: LatencyBenchmark.Result,
+    val results: Map<Int, LatencyBenchmark.Result>,
     val manifest: Manifest,
     val options: RuntimeOptions,
 )
@@ -75,24 +77,27 @@ class CascadeClassifier(private val context: Context) {
     private val executor = Executors.newSingleThreadExecutor { r -> Thread(r, "cascade-inference") }
     private val inferenceThread = executor.asCoroutineDispatcher()
 
-    // Touched only on the inference thread.
+    // Touched only on the inference thread. One runtime and preprocessor per input side
+    // (one of each for an ordinary model), keyed by side, largest first.
     private var assets: ModelAssets? = null
     private var loadError: Exception? = null
-    private var runtime: CascadeRuntime<RuntimeOptions>? = null
-    private var preprocessor: Preprocessor? = null
+    private var runtimes: Map<Int, CascadeRuntime<RuntimeOptions>> = emptyMap()
+    private var preprocessors: Map<Int, Preprocessor> = emptyMap()
     private var invert = false
     private var gpuAvailable: Boolean? = null
-    private var lastInput: FloatArray? = null
+    private val lastInputs = mutableMapOf<Int, FloatArray>()
 
     /**
-     * Loads the model files once and makes the runtime match [options]: a runner that cannot
-     * be built leaves the previous options running, and the outcome says why.
+     * Loads the model files once and makes every side's runtime match [options]: a runner
+     * that cannot be built leaves the previous options running, and the outcome (of the
+     * largest side; the others follow it) says why.
      */
     suspend fun open(options: Options): Opened = withContext(inferenceThread) {
         val files = assets ?: load()
         invert = options.invert
         val gpu = gpuAvailable ?: LiteRtStageRunner.gpuAvailable().also { gpuAvailable = it }
-        Opened(files, checkNotNull(runtime).open(options.runtime), gpu)
+        val outcomes = runtimes.mapValues { (_, runtime) -> runtime.open(options.runtime) }
+        Opened(files, outcomes.getValue(files.manifest.resolution), gpu)
     }
 
     private fun load(): ModelAssets {
@@ -103,10 +108,13 @@ class CascadeClassifier(private val context: Context) {
             throw e
         }
         loadError = null
-        preprocessor = Preprocessor(files.manifest.preprocessing)
-        runtime = CascadeRuntime(files.manifest, CascadeRuntime.Factory<RuntimeOptions> { o ->
-            LiteRtStageRunner(context.assets, files.manifest, o.accelerator, o.threads)
-        })
+        val sides = files.manifest.resolutions.associateWith { files.manifest.forResolution(it) }
+        preprocessors = sides.mapValues { (_, m) -> Preprocessor(m.preprocessing) }
+        runtimes = sides.mapValues { (_, m) ->
+            CascadeRuntime(m, CascadeRuntime.Factory<RuntimeOptions> { o ->
+                LiteRtStageRunner(context.assets, m, o.accelerator, o.threads)
+            })
+        }
         assets = files
         return files
     }
@@ -125,24 +133,34 @@ class CascadeClassifier(private val context: Context) {
         }
 
     private fun classifyRgb(files: ModelAssets, rgb: ImageU8, policy: BudgetPolicy): Classification {
-        val runtime = checkNotNull(runtime)
+        val largest = files.manifest.resolution
+        val measured = runtimes.getValue(largest).measured()
+        val pathMs = runtimes.mapNotNull { (side, r) -> r.measured()?.let { side to it.pathMedians() } }
+            .toMap()
+        val budget = policy.resolve(files.thresholds, files.thresholdsSource, files.budgets, measured,
+            files.curves, pathMs)
+        // The side the budget chose (or the thresholds were made for), else the largest; the
+        // camera frame is resized to it by that side's preprocessing.
+        val side = budget.resolution ?: largest
+        val runtime = runtimes.getValue(side)
         val cascade = runtime.cascade() // throws with the reason when no runner could be built
-        val manifest = files.manifest
+        val manifest = files.manifest.forResolution(side)
         val image = ImageFit.toDatasetImage(rgb, manifest.preprocessing, invert)
-        val input = checkNotNull(preprocessor).apply(image)
-        lastInput = input
-        val measured = runtime.measured()
-        val budget = policy.resolve(files.thresholds, files.thresholdsSource, files.budgets, measured)
+        val input = preprocessors.getValue(side).apply(image)
+        lastInputs[side] = input
         val d = cascade.classify(input, budget.thresholds, budget.deadline)
-        val paths = measured?.pathMedians()
+        val paths = runtime.measured()?.pathMedians()
+        val lastFlops = files.manifest.cumulativeFlops().last()
         return Classification(
+            resolution = side,
             label = manifest.label(d.prediction),
             confidence = d.confidence,
             exit = d.exit,
             numExits = manifest.numExits,
             latencyMs = d.latencyMs,
             stageMs = d.stageMs().toList(),
-            flopsSaved = manifest.flopsSaved(d.exit),
+            // Against the largest side's last exit: what a single-resolution model spends.
+            flopsSaved = 1.0 - manifest.exits[d.exit].cumulativeFlops / lastFlops,
             latencySavedMs = paths?.let { it.last() - it[d.exit] },
             policyNote = budget.note,
             policyFallback = budget.fallback,
@@ -150,33 +168,38 @@ class CascadeClassifier(private val context: Context) {
     }
 
     /**
-     * Times every stage and path on this phone ([LatencyBenchmark]) on the last image
-     * classified (a gray image if none yet); the result also feeds the deadline policy.
+     * Times every stage and path of every input side on this phone ([LatencyBenchmark]) on
+     * the last image classified at that side (a gray image if none yet); the results also
+     * feed the deadline and latency-budget policies.
      */
     suspend fun benchmark(warmup: Int, repetitions: Int, progress: (Int, Int) -> Unit): BenchmarkRun =
         withContext(inferenceThread) {
             val files = assets ?: throw notLoaded()
-            val runtime = checkNotNull(runtime)
-            val cascade = runtime.cascade()
-            val options = checkNotNull(runtime.active())
-            val input = lastInput ?: grayInput(files)
-            val result = LatencyBenchmark.run(cascade, input, warmup, repetitions, Clock.SYSTEM) { done, total ->
-                progress(done, total)
+            val largest = runtimes.getValue(files.manifest.resolution)
+            val options = checkNotNull(largest.active())
+            val sides = runtimes.keys.toList()
+            val results = linkedMapOf<Int, LatencyBenchmark.Result>()
+            sides.forEachIndexed { i, side ->
+                val runtime = runtimes.getValue(side)
+                val input = lastInputs[side] ?: grayInput(files, side)
+                val result = LatencyBenchmark.run(runtime.cascade(), input, warmup, repetitions,
+                    Clock.SYSTEM) { done, total -> progress(i * total + done, sides.size * total) }
+                runtime.setMeasured(result)
+                results[side] = result
             }
-            runtime.setMeasured(result)
-            BenchmarkRun(result, files.manifest, options)
+            BenchmarkRun(results, files.manifest, options)
         }
 
-    private fun grayInput(files: ModelAssets): FloatArray {
-        val spec = files.manifest.preprocessing
+    private fun grayInput(files: ModelAssets, side: Int): FloatArray {
+        val spec = files.manifest.forResolution(side).preprocessing
         val h = if (spec.hasFixedInputSize()) spec.inputHeight else 2 * spec.outputHeight
         val w = if (spec.hasFixedInputSize()) spec.inputWidth else 2 * spec.outputWidth
         val pixels = ByteArray(h * w * spec.channelsIn) { 128.toByte() }
-        return checkNotNull(preprocessor).apply(ImageU8(h, w, spec.channelsIn, pixels))
+        return preprocessors.getValue(side).apply(ImageU8(h, w, spec.channelsIn, pixels))
     }
 
     suspend fun close() {
-        withContext(inferenceThread) { runtime?.close() }
+        withContext(inferenceThread) { runtimes.values.forEach { it.close() } }
         executor.shutdown()
     }
 

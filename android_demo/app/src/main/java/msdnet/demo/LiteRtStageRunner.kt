@@ -6,9 +6,12 @@ import com.google.ai.edge.litert.Accelerator
 import com.google.ai.edge.litert.CompiledModel
 import com.google.ai.edge.litert.Environment
 import com.google.ai.edge.litert.TensorBuffer
+import com.google.ai.edge.litert.TensorType
 import msdnet.cascade.Manifest
+import msdnet.cascade.ModelCheck
 import msdnet.cascade.StageRunner
 import msdnet.cascade.Tensor
+import msdnet.cascade.TensorSpec
 
 /**
  * cascade.tflite on LiteRT's CompiledModel API: one compiled model, one signature per
@@ -40,6 +43,9 @@ class LiteRtStageRunner(
         }
         model = CompiledModel.create(assets, manifest.cascadeFile, options)
         val buffers = try {
+            // Names, shapes and dtypes as the manifest declares them: LiteRT would otherwise
+            // accept buffers of another size silently.
+            ModelCheck.checkStages(manifest, LiteRtTensors(model), manifest.cascadeFile)
             createBuffers()
         } catch (e: Exception) {
             model.close()
@@ -112,6 +118,25 @@ class LiteRtStageRunner(
                 Log.w("MsdnetDemo", "LiteRT lists no accelerators; offering the CPU only", e)
                 false
             }
+    }
+}
+
+/** The tensors of a compiled model, as cascade-core's [ModelCheck] asks for them. */
+private class LiteRtTensors(private val model: CompiledModel) : ModelCheck.Tensors {
+    override fun input(signature: String, name: String): TensorSpec? =
+        spec(name, model.getInputTensorType(name, signature))
+
+    override fun output(signature: String, name: String): TensorSpec? =
+        spec(name, model.getOutputTensorType(name, signature))
+
+    private fun spec(name: String, type: TensorType): TensorSpec? {
+        val dims = type.layout?.dimensions?.toList()?.toIntArray() ?: return null
+        val dtype = when (type.elementType.name) {
+            "FLOAT" -> TensorSpec.FLOAT32
+            "INT8" -> TensorSpec.INT8
+            else -> type.elementType.name.lowercase()
+        }
+        return TensorSpec(name, dims, dtype, null)
     }
 }
 

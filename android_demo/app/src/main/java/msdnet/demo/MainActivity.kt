@@ -63,6 +63,7 @@ class MainActivity : ComponentActivity() {
                             onPolicyMode = viewModel::setPolicyMode,
                             onQ = viewModel::setQ,
                             onDeadline = viewModel::setDeadlineMs,
+                            onBudgetMs = viewModel::setBudgetMs,
                             onThreads = viewModel::setThreads,
                             onAccelerator = viewModel::setAccelerator,
                             onInvert = viewModel::setInvert,

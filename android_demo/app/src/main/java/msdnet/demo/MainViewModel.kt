@@ -122,6 +122,8 @@ class MainViewModel(
 
     fun setDeadlineMs(ms: Double) = updateSettings { it.copy(deadlineMs = ms) }
 
+    fun setBudgetMs(ms: Double) = updateSettings { it.copy(budgetMs = ms) }
+
     fun setInvert(invert: Boolean) {
         updateSettings { it.copy(invert = invert) }
         reopen()
@@ -160,16 +162,25 @@ class MainViewModel(
                 }
                 // Labelled with the options the runner was built for, which are what ran.
                 val accelerator = run.options.accelerator.name.lowercase()
-                val json = JsonWriter.write(LatencyReport.toJson(run.result, run.manifest, deviceName(),
-                    run.options.threads, accelerator))
+                val report = if (run.results.size == 1) {
+                    LatencyReport.toJson(run.results.values.first(), run.manifest, deviceName(),
+                        run.options.threads, accelerator)
+                } else {
+                    LatencyReport.toJson(run.results, run.manifest, deviceName(), run.options.threads,
+                        accelerator)
+                }
+                val json = JsonWriter.write(report)
                 val file = withContext(Dispatchers.IO) { writeLatency(json, run.options) }
                 Log.i(TAG, "latency.json written to $file:\n$json")
                 state.update {
                     it.copy(benchmark = it.benchmark.copy(
                         running = false,
                         filePath = file.absolutePath,
-                        rows = run.result.exits.map { e ->
-                            ExitLatency(e.exit, e.stage.medianMs, e.stage.p95Ms, e.path.medianMs, e.path.p95Ms)
+                        rows = run.results.flatMap { (side, result) ->
+                            result.exits.map { e ->
+                                ExitLatency(side, e.exit, e.stage.medianMs, e.stage.p95Ms, e.path.medianMs,
+                                    e.path.p95Ms)
+                            }
                         },
                     ))
                 }

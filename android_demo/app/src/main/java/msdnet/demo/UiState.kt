@@ -26,6 +26,10 @@ data class ModelInfo(
     val thresholdsSource: String?,
     /** The q values of budgeted.json (empty without it). */
     val qValues: List<Double>,
+    /** The input sides the model serves, largest first (one for an ordinary model). */
+    val resolutions: List<Int> = emptyList(),
+    /** Whether budgeted.json holds every side's curve (the latency budget needs them). */
+    val hasResolutionCurves: Boolean = false,
 ) {
     companion object {
         fun of(files: ModelAssets) = ModelInfo(
@@ -36,11 +40,13 @@ data class ModelInfo(
             exitMflops = files.manifest.cumulativeFlops().map { it / 1e6 },
             thresholdsSource = files.thresholdsSource,
             qValues = files.budgets?.points?.map { it.q }.orEmpty(),
+            resolutions = files.manifest.resolutions.toList(),
+            hasResolutionCurves = files.curves.isNotEmpty(),
         )
     }
 }
 
-enum class PolicyMode { THRESHOLDS, EXIT_SHARE, DEADLINE, LAST_EXIT }
+enum class PolicyMode { THRESHOLDS, EXIT_SHARE, DEADLINE, LAST_EXIT, LATENCY_BUDGET }
 
 @Immutable
 data class Settings(
@@ -49,6 +55,8 @@ data class Settings(
     val policyMode: PolicyMode = PolicyMode.THRESHOLDS,
     val q: Double = 1.0,
     val deadlineMs: Double = 5.0,
+    /** Mean latency per image for LATENCY_BUDGET (resolution-switchable models). */
+    val budgetMs: Double = 2.0,
     val invert: Boolean = false,
 ) {
     /** The budget choice as cascade-core's [BudgetPolicy], which also knows its fallback. */
@@ -57,6 +65,7 @@ data class Settings(
         PolicyMode.EXIT_SHARE -> BudgetPolicy.exitShare(q)
         PolicyMode.DEADLINE -> BudgetPolicy.deadline(deadlineMs)
         PolicyMode.LAST_EXIT -> BudgetPolicy.lastExit()
+        PolicyMode.LATENCY_BUDGET -> BudgetPolicy.latencyBudget(budgetMs)
     }
 
     fun classifierOptions() = CascadeClassifier.Options(accelerator, threads, invert)
@@ -76,6 +85,8 @@ data class BenchmarkState(
 
 @Immutable
 data class ExitLatency(
+    /** The input side timed. */
+    val resolution: Int,
     val exit: Int,
     val stageMs: Double,
     val stageP95Ms: Double,

@@ -1,6 +1,7 @@
 package msdnet.cascade;
 
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * How the cascade decides where an image leaves, as the app's budget control offers it, and
@@ -24,6 +25,11 @@ public final class BudgetPolicy {
         DEADLINE,
         /** Every stage runs: the baseline the savings are measured against. */
         LAST_EXIT,
+        /**
+         * A resolution-switchable model: the input side and thresholds with the best hold-out
+         * accuracy whose expected latency on this phone fits the budget ({@link ResolutionBudget}).
+         */
+        LATENCY_BUDGET,
     }
 
     /** What the cascade runs with for one image, and what the screen says about it. */
@@ -36,12 +42,21 @@ public final class BudgetPolicy {
         public final String note;
         /** Why the chosen policy cannot apply and every stage runs instead; null if it applies. */
         public final String fallback;
+        /** The input side to run; null: the thresholds' own side, else the largest. */
+        public final Integer resolution;
 
         Resolved(Thresholds thresholds, DeadlinePolicy deadline, String note, String fallback) {
+            this(thresholds, deadline, note, fallback, thresholds == null ? null
+                    : thresholds.resolution);
+        }
+
+        Resolved(Thresholds thresholds, DeadlinePolicy deadline, String note, String fallback,
+                 Integer resolution) {
             this.thresholds = thresholds;
             this.deadline = deadline;
             this.note = note;
             this.fallback = fallback;
+            this.resolution = resolution;
         }
     }
 
@@ -50,7 +65,7 @@ public final class BudgetPolicy {
     public final Mode mode;
     /** The exit share asked for (EXIT_SHARE only). */
     public final double q;
-    /** The deadline in milliseconds (DEADLINE only). */
+    /** The deadline in milliseconds (DEADLINE), or the mean latency budget (LATENCY_BUDGET). */
     public final double deadlineMs;
 
     private BudgetPolicy(Mode mode, double q, double deadlineMs) {
@@ -80,6 +95,49 @@ public final class BudgetPolicy {
 
     public static BudgetPolicy lastExit() {
         return new BudgetPolicy(Mode.LAST_EXIT, Double.NaN, Double.NaN);
+    }
+
+    /** A mean latency per image, spent on the best side and thresholds (switchable models). */
+    public static BudgetPolicy latencyBudget(double ms) {
+        if (!(ms > 0) || Double.isInfinite(ms)) {
+            throw new IllegalArgumentException("the budget must be a positive number of ms. "
+                    + "Received: " + ms);
+        }
+        return new BudgetPolicy(Mode.LATENCY_BUDGET, Double.NaN, ms);
+    }
+
+    /**
+     * {@link #resolve(Thresholds, String, BudgetTable, LatencyBenchmark.Result)}, and for
+     * LATENCY_BUDGET the side and thresholds from every side's curve and this phone's
+     * timings of every side.
+     *
+     * @param curves budgeted.json's per-side curves (empty without them)
+     * @param pathMs per side, this phone's measured path latencies (sides not measured absent)
+     */
+    public Resolved resolve(Thresholds shipped, String shippedSource, BudgetTable budgets,
+                            LatencyBenchmark.Result measured, Map<Integer, BudgetTable> curves,
+                            Map<Integer, double[]> pathMs) {
+        if (mode != Mode.LATENCY_BUDGET) {
+            return resolve(shipped, shippedSource, budgets, measured);
+        }
+        if (curves == null || curves.isEmpty()) {
+            return fallback("no per-resolution curves were bundled (budgeted.json of a "
+                    + "resolution-switchable model, from msdnet_tf.evaluate)");
+        }
+        for (Integer side : curves.keySet()) {
+            if (pathMs == null || !pathMs.containsKey(side)) {
+                return fallback("a latency budget needs this phone's timings of every "
+                        + "resolution with these settings (run the benchmark)");
+            }
+        }
+        ResolutionBudget.Choice choice = ResolutionBudget.choose(deadlineMs, curves, pathMs);
+        if (choice == null) {
+            return fallback(String.format(Locale.ROOT, "no resolution meets %.2f ms on this "
+                    + "phone (the cheapest setting takes %.2f ms)", deadlineMs,
+                    ResolutionBudget.cheapestMs(curves, pathMs)));
+        }
+        return new Resolved(choice.point.thresholds, null, String.format(Locale.ROOT,
+                "budget %.2f ms: %s", deadlineMs, choice), null, choice.resolution);
     }
 
     /**
@@ -124,6 +182,8 @@ public final class BudgetPolicy {
             }
             case LAST_EXIT:
                 return new Resolved(null, null, "every stage runs", null);
+            case LATENCY_BUDGET:
+                return fallback("a latency budget needs every resolution's curve and timings");
             default:
                 throw new AssertionError(mode);
         }
@@ -139,6 +199,8 @@ public final class BudgetPolicy {
         switch (mode) {
             case EXIT_SHARE:
                 return "exit share q = " + q;
+            case LATENCY_BUDGET:
+                return "latency budget " + deadlineMs + " ms";
             case DEADLINE:
                 return "deadline " + deadlineMs + " ms";
             default:

@@ -17,20 +17,40 @@ public final class BudgetTable {
         public final Thresholds thresholds;
         public final double expectedFlops;
         public final double testAccuracy;
+        /** Hold-out top-1 (%), NaN in files without it. */
+        public final double valAccuracy;
         private final double[] exitFractions;
+        private final double[] valExitFractions;
 
         Point(double q, Thresholds thresholds, double expectedFlops, double testAccuracy,
-              double[] exitFractions) {
+              double[] exitFractions, double valAccuracy, double[] valExitFractions) {
             this.q = q;
             this.thresholds = thresholds;
             this.expectedFlops = expectedFlops;
             this.testAccuracy = testAccuracy;
             this.exitFractions = exitFractions;
+            this.valAccuracy = valAccuracy;
+            this.valExitFractions = valExitFractions;
         }
 
         /** Share of test images that left at each exit. */
         public double[] exitFractions() {
             return exitFractions.clone();
+        }
+
+        /** Share of hold-out images that left at each exit (the test shares if absent). */
+        public double[] valExitFractions() {
+            return (valExitFractions != null ? valExitFractions : exitFractions).clone();
+        }
+
+        /** Hold-out expected cost with per-exit costs {@code pathCost} (e.g. measured ms). */
+        public double expectedCost(double[] pathCost) {
+            double[] f = valExitFractions != null ? valExitFractions : exitFractions;
+            double sum = 0;
+            for (int k = 0; k < f.length; k++) {
+                sum += f[k] * pathCost[k];
+            }
+            return sum;
         }
     }
 
@@ -45,11 +65,41 @@ public final class BudgetTable {
     /** Parses the text of a budgeted.json named {@code file}, for a model with K exits. */
     public static BudgetTable parse(String text, String file, int numExits) {
         JsonObject o = JsonObject.parse(text, file);
+        checkCriterion(o);
+        return parseCurve(o, o.optionalString("model"), numExits);
+    }
+
+    /**
+     * The curve of every input side of a resolution-switchable model (budgeted.json's
+     * {@code resolutions}: {@code [{"resolution", "exit_cumulative_flops", "points"}]}), keyed
+     * by side, largest first; empty for a file without them.
+     */
+    public static java.util.Map<Integer, BudgetTable> parseResolutions(String text, String file,
+                                                                     int numExits) {
+        JsonObject o = JsonObject.parse(text, file);
+        checkCriterion(o);
+        java.util.Map<Integer, BudgetTable> out = new java.util.LinkedHashMap<>();
+        if (!o.has("resolutions") || o.isNull("resolutions")) {
+            return out;
+        }
+        for (JsonObject side : o.objects("resolutions")) {
+            int r = side.smallInt("resolution");
+            if (out.put(r, parseCurve(side, o.optionalString("model"), numExits)) != null) {
+                throw side.fail("resolution", "appears twice: " + r);
+            }
+        }
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    private static void checkCriterion(JsonObject o) {
         String criterion = o.string("criterion");
         if (!Thresholds.CRITERION.equals(criterion)) {
             throw o.fail("criterion", "must be \"" + Thresholds.CRITERION + "\". Received: \""
                     + criterion + "\"");
         }
+    }
+
+    private static BudgetTable parseCurve(JsonObject o, String model, int numExits) {
         // Files written before the key was named exit_cumulative_flops call it exit_flops.
         String flopsKey = o.has("exit_cumulative_flops") || !o.has("exit_flops")
                 ? "exit_cumulative_flops" : "exit_flops";
@@ -69,13 +119,22 @@ public final class BudgetTable {
             if (fractions.length != numExits) {
                 throw p.fail("exit_fractions", "must hold " + numExits + " values");
             }
+            double[] valFractions = null;
+            if (p.has("val_exit_fractions") && !p.isNull("val_exit_fractions")) {
+                valFractions = p.numbers("val_exit_fractions");
+                if (valFractions.length != numExits) {
+                    throw p.fail("val_exit_fractions", "must hold " + numExits + " values");
+                }
+            }
+            double valAccuracy = p.has("val_accuracy") && !p.isNull("val_accuracy")
+                    ? p.number("val_accuracy") : Double.NaN;
             points.add(new Point(q, Thresholds.of(values), p.number("expected_flops"),
-                    p.number("test_accuracy"), fractions));
+                    p.number("test_accuracy"), fractions, valAccuracy, valFractions));
         }
         if (points.isEmpty()) {
             throw o.fail("points", "is empty");
         }
-        return new BudgetTable(o.optionalString("model"), Collections.unmodifiableList(points));
+        return new BudgetTable(model, Collections.unmodifiableList(points));
     }
 
     /** Refuses a table made for another model. */

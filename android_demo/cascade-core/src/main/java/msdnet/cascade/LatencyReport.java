@@ -61,11 +61,63 @@ public final class LatencyReport {
     }
 
     /**
+     * The JSON object of a measurement of every input side of a switchable model: the
+     * largest side at the top level, every side under {@code resolutions} (as
+     * tflite/benchmark.py writes it).
+     */
+    public static Map<String, Object> toJson(Map<Integer, LatencyBenchmark.Result> results,
+                                             Manifest manifest, String device, int threads,
+                                             String accelerator) {
+        Map<String, Object> root = null;
+        List<Object> sides = new ArrayList<>();
+        for (Map.Entry<Integer, LatencyBenchmark.Result> e : results.entrySet()) {
+            Map<String, Object> one = toJson(e.getValue(), manifest.forResolution(e.getKey()),
+                    device, threads, accelerator);
+            one.put("resolution", e.getKey());
+            if (root == null) {
+                root = new LinkedHashMap<>(one);
+            }
+            Map<String, Object> side = new LinkedHashMap<>();
+            side.put("resolution", e.getKey());
+            side.put("exits", one.get("exits"));
+            sides.add(side);
+        }
+        if (root == null) {
+            throw new IllegalArgumentException("no measurements");
+        }
+        if (sides.size() > 1) {
+            root.put("resolutions", sides);
+        }
+        return root;
+    }
+
+    /**
+     * Per input side, the latency.json of a switchable model (its {@code resolutions}); a
+     * file without them times the one side {@code defaultSide}.
+     */
+    public static Map<Integer, LatencyReport> parseResolutions(String text, String file,
+                                                               int numExits, int defaultSide) {
+        JsonObject o = JsonObject.parse(text, file);
+        Map<Integer, LatencyReport> out = new LinkedHashMap<>();
+        if (!o.has("resolutions") || o.isNull("resolutions")) {
+            out.put(defaultSide, parse(o, numExits));
+            return out;
+        }
+        for (JsonObject side : o.objects("resolutions")) {
+            out.put(side.smallInt("resolution"), parse(side, numExits));
+        }
+        return out;
+    }
+
+    /**
      * Reads a latency.json, checked as msdnet_tf.evaluation.budgets.load_latency checks it:
      * exits numbered 0..K-1 once each, positive finite path_ms (stage_ms too, when given).
      */
     public static LatencyReport parse(String text, String file, int numExits) {
-        JsonObject o = JsonObject.parse(text, file);
+        return parse(JsonObject.parse(text, file), numExits);
+    }
+
+    private static LatencyReport parse(JsonObject o, int numExits) {
         List<JsonObject> rows = o.objects("exits");
         if (rows.size() != numExits) {
             throw o.fail("exits", "has " + rows.size() + " exits but the model has " + numExits);

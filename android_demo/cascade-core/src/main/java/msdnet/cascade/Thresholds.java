@@ -5,8 +5,9 @@ import java.util.Map;
 /**
  * A validated thresholds.json (or the "thresholds" field of manifest.json):
  * {@code {"num_exits": K, "thresholds": [T_0, ..., "-inf"], "criterion": "max_softmax",
- * "budget": {...} | null, "model": "..." | null}}. Files written before the count was named
- * {@code num_exits} call it {@code exits}; both are read.
+ * "budget": {...} | null, "model": "..." | null}}, and for a resolution-switchable model
+ * {@code "resolution": R}, the input side they belong to. Files written before the count was
+ * named {@code num_exits} call it {@code exits}; both are read.
  *
  * <p>Checked like msdnet_tf/evaluation/thresholds_io.py: every threshold is a probability
  * in [0, 1] or "inf" (nobody leaves there); the last is "-inf" and only the last may be.
@@ -19,11 +20,15 @@ public final class Thresholds {
     public final Map<String, Object> budget;
     /** The model fingerprint the thresholds were made for, or null. */
     public final String model;
+    /** The input side they belong to, or null (the model's only, or largest, side). */
+    public final Integer resolution;
 
-    private Thresholds(double[] values, Map<String, Object> budget, String model) {
+    private Thresholds(double[] values, Map<String, Object> budget, String model,
+                       Integer resolution) {
         this.values = values;
         this.budget = budget;
         this.model = model;
+        this.resolution = resolution;
     }
 
     /** Parses the text of a thresholds.json named {@code file}. */
@@ -45,14 +50,21 @@ public final class Thresholds {
         }
         JsonObject budget = o.optionalObject("budget");
         String model = o.optionalString("model");
-        return new Thresholds(values, budget == null ? null : budget.map(), model);
+        Integer resolution = null;
+        if (o.has("resolution") && !o.isNull("resolution")) {
+            resolution = o.smallInt("resolution");
+            if (resolution < 1) {
+                throw o.fail("resolution", "must be a positive integer. Received: " + resolution);
+            }
+        }
+        return new Thresholds(values, budget == null ? null : budget.map(), model, resolution);
     }
 
     /** Thresholds given directly (e.g. chosen in the app); checked like a file's. */
     public static Thresholds of(double... values) {
         String where = "thresholds";
         check(values, where);
-        return new Thresholds(values.clone(), null, null);
+        return new Thresholds(values.clone(), null, null, null);
     }
 
     /** A list of K thresholds under {@code key}, checked. */
@@ -102,6 +114,10 @@ public final class Thresholds {
         if (model != null && manifest.model != null && !model.equals(manifest.model)) {
             throw new FormatException(file + " was made for model \"" + model + "\", not \""
                     + manifest.model + "\"");
+        }
+        if (resolution != null && !manifest.resolutions.contains(resolution)) {
+            throw new FormatException(file + " is for " + resolution + "x" + resolution
+                    + " inputs; the model serves " + manifest.resolutions);
         }
         return this;
     }

@@ -17,10 +17,14 @@ public class PolicyTest {
         assertEquals(0.25, Softmax.maxProbability(new float[] {3f, 3f, 3f, 3f}), 0);
         double e = Math.exp(-1);
         assertEquals(1 / (1 + e), Softmax.maxProbability(new float[] {1f, 0f}), 1e-16);
-        // Huge logits do not overflow: only differences matter.
+        // Huge logits do not overflow: only differences matter (1001 and 1000 are exact in
+        // float32, and the shift by the maximum makes the computation the same as for 1, 0).
         assertEquals(Softmax.maxProbability(new float[] {1f, 0f}),
-                Softmax.maxProbability(new float[] {1e30f + 0f, 1e30f}), 1.0);
+                Softmax.maxProbability(new float[] {1001f, 1000f}), 0);
+        assertEquals(0.5, Softmax.maxProbability(new float[] {1e30f, 1e30f}), 0);
+        assertEquals(1.0 / 3, Softmax.maxProbability(new float[] {3e38f, 3e38f, 3e38f}), 1e-16);
         assertEquals(1.0, Softmax.maxProbability(new float[] {1000f, -1000f}), 0);
+        assertEquals(1.0, Softmax.maxProbability(new float[] {3e38f, -3e38f}), 0);
     }
 
     @Test

@@ -1,13 +1,14 @@
 package msdnet.cascade;
 
-import static org.junit.Assume.assumeTrue;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -22,8 +23,27 @@ final class TestFiles {
     private TestFiles() {
     }
 
+    /**
+     * Where the parity vectors come from: src/test/resources/vectors (the frozen files), or
+     * the directory named by the system property msdnet.vectors.dir (vectors made from a
+     * fresh conversion, e.g. by tests/test_parity_vectors.py).
+     */
+    static final String VECTORS_DIR = System.getProperty("msdnet.vectors.dir");
+    /** The model modes whose vectors must be there (a missing one is a failure). */
+    static final List<String> MODES = List.of(
+            System.getProperty("msdnet.vectors.modes", "float,int8").split(","));
+
     /** A resource's text, or null if it is absent. */
     static String resource(String path) {
+        if (VECTORS_DIR != null && path.startsWith("/vectors/")) {
+            Path file = Paths.get(VECTORS_DIR, path.substring("/vectors/".length()));
+            try {
+                return Files.isRegularFile(file)
+                        ? new String(Files.readAllBytes(file), StandardCharsets.UTF_8) : null;
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
         try (InputStream in = TestFiles.class.getResourceAsStream(path)) {
             if (in == null) {
                 return null;
@@ -47,25 +67,24 @@ final class TestFiles {
         return text;
     }
 
-    /** A generated vectors file; the test is skipped (not failed) when it is absent. */
+    /** A generated vectors file; a missing one fails the test (the vectors are frozen). */
     static String vectors(String path) {
         String text = resource("/vectors/" + path);
-        assumeTrue("no parity vectors " + path + " in src/test/resources/vectors; " + REGENERATE,
-                text != null);
+        if (text == null) {
+            throw new AssertionError("no parity vectors " + path + " in "
+                    + (VECTORS_DIR != null ? VECTORS_DIR : "src/test/resources/vectors")
+                    + "; " + REGENERATE);
+        }
         return text;
     }
 
-    /** The model directories that have vectors (e.g. "float", "int8"). */
+    /** The model modes that must have vectors (float and int8); all must be there. */
     static List<String> modes() {
-        List<String> out = new ArrayList<>();
-        for (String mode : new String[] {"float", "dynamic", "float16", "int8", "qat"}) {
-            if (resource("/vectors/" + mode + "/cascade.json") != null) {
-                out.add(mode);
-            }
+        for (String mode : MODES) {
+            vectors(mode + "/cascade.json");
+            vectors(mode + "/manifest.json");
         }
-        assumeTrue("no cascade parity vectors (from a converted model); " + REGENERATE,
-                !out.isEmpty());
-        return out;
+        return MODES;
     }
 
     static Manifest smallManifest() {

@@ -56,12 +56,11 @@ fun BenchmarkScreen(
         }
         if (state.rows.isNotEmpty()) {
             val mono = MaterialTheme.typography.bodyMedium.copy(fontFamily = FontFamily.Monospace)
-            Text("exit  stage ms (p95)    path ms (p95)   MFLOPs", style = mono)
+            Text("input exit  stage ms (p95)    path ms (p95)", style = mono)
             state.rows.forEach { r ->
-                val mflops = model?.exitMflops?.getOrNull(r.exit) ?: Double.NaN
                 Text(
-                    String.format(Locale.US, "%4d  %7.3f (%7.3f)  %7.3f (%7.3f)  %6.2f",
-                        r.exit, r.stageMs, r.stageP95Ms, r.pathMs, r.pathP95Ms, mflops),
+                    String.format(Locale.US, "%5s %4d  %7.3f (%7.3f)  %7.3f (%7.3f)",
+                        "${r.resolution}", r.exit, r.stageMs, r.stageP95Ms, r.pathMs, r.pathP95Ms),
                     style = mono,
                 )
             }

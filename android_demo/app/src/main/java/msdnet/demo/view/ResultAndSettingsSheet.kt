@@ -36,6 +36,7 @@ fun ResultAndSettingsSheet(
     onPolicyMode: (PolicyMode) -> Unit,
     onQ: (Double) -> Unit,
     onDeadline: (Double) -> Unit,
+    onBudgetMs: (Double) -> Unit,
     onThreads: (Int) -> Unit,
     onAccelerator: (AcceleratorChoice) -> Unit,
     onInvert: (Boolean) -> Unit,
@@ -71,13 +72,33 @@ fun ResultAndSettingsSheet(
         PolicyOption(stringResource(R.string.policy_deadline), settings.policyMode == PolicyMode.DEADLINE,
             enabled = uiState.benchmark.rows.isNotEmpty()) { onPolicyMode(PolicyMode.DEADLINE) }
         if (settings.policyMode == PolicyMode.DEADLINE) {
-            val maxMs = (uiState.benchmark.rows.lastOrNull()?.pathMs ?: 10.0) * 1.5
+            // The deadline applies to the largest side's cascade (the first rows).
+            val rows = uiState.benchmark.rows
+            val maxMs = (rows.lastOrNull { it.resolution == rows.first().resolution }?.pathMs ?: 10.0) * 1.5
             Text(String.format(Locale.US, "deadline %.2f ms", settings.deadlineMs))
             Slider(
                 value = settings.deadlineMs.toFloat().coerceIn(0.05f, maxMs.toFloat()),
                 onValueChange = { onDeadline(it.toDouble()) },
                 valueRange = 0.05f..maxMs.toFloat(),
             )
+        }
+        if (model != null && model.resolutions.size > 1) {
+            // A resolution-switchable model: the side and thresholds for a mean latency.
+            PolicyOption(stringResource(R.string.policy_latency_budget),
+                settings.policyMode == PolicyMode.LATENCY_BUDGET,
+                enabled = model.hasResolutionCurves && uiState.benchmark.rows.isNotEmpty()) {
+                onPolicyMode(PolicyMode.LATENCY_BUDGET)
+            }
+            if (settings.policyMode == PolicyMode.LATENCY_BUDGET) {
+                val maxMs = (uiState.benchmark.rows.maxOfOrNull { it.pathMs } ?: 10.0) * 1.2
+                Text(String.format(Locale.US, "budget %.2f ms per image (%s)", settings.budgetMs,
+                    model.resolutions.joinToString(", ") { "${it}x$it" }))
+                Slider(
+                    value = settings.budgetMs.toFloat().coerceIn(0.05f, maxMs.toFloat()),
+                    onValueChange = { onBudgetMs(it.toDouble()) },
+                    valueRange = 0.05f..maxMs.toFloat(),
+                )
+            }
         }
         PolicyOption(stringResource(R.string.policy_last), settings.policyMode == PolicyMode.LAST_EXIT,
             enabled = true) { onPolicyMode(PolicyMode.LAST_EXIT) }
@@ -115,7 +136,8 @@ private fun ResultPanel(result: Classification?) {
             style = MaterialTheme.typography.titleLarge)
     }
     Row(Modifier.fillMaxWidth()) {
-        Text(stringResource(R.string.exit_taken, result.exit, result.numExits - 1), Modifier.weight(1f))
+        Text(stringResource(R.string.exit_taken, result.exit, result.numExits - 1) +
+            " at ${result.resolution}x${result.resolution}", Modifier.weight(1f))
         Text(stringResource(R.string.latency_value, result.latencyMs))
     }
     Text(stringResource(R.string.saved_value, 100 * result.flopsSaved))
