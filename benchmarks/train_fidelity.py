@@ -235,7 +235,7 @@ def _our_batches(bundle, seed, epoch, steps, batch):
     """Exactly the batches Trainer._train_epoch draws for `seed` and `epoch`."""
     import torch
 
-    bundle.seed = seed + epoch
+    bundle.seed, bundle.epoch = seed, epoch
     ds = bundle.train_dataset_fn(None, batch).take(steps)
     for images, labels in ds.as_numpy_iterator():
         yield (torch.from_numpy(images.transpose(0, 3, 1, 2).copy()),

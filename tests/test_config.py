@@ -19,16 +19,11 @@ def test_defaults_are_the_cifar100_anytime_network():
 def test_training_defaults_are_the_reference_ports():
     """PyTorch's momentum formulation and initialisation, which the reference trains with
     (benchmarks/results/train_fidelity.md); MSDNet's own default init is the same."""
-    import inspect
-
-    from msdnet_tf.models import MSDNet
-
-    from msdnet_tf.models import RANet
+    from msdnet_tf.models import MSDNet, RANet
 
     cfg = load_config()
     assert cfg.train.momentum_style == "torch" and cfg.train.init == "default"
     assert MSDNet.check_init(cfg.train.init) == "torch_default" == MSDNet.inits[0]
-    assert inspect.signature(MSDNet).parameters["init"].default is None
     assert config_lib.build_model(cfg).init == "torch_default"
     ranet = load_config(overrides=["model.family=ranet"])
     assert RANet.check_init(ranet.train.init) == "reference"

@@ -71,6 +71,9 @@ class DataBundle:
 
     def __init__(self, cfg_data, image_size, source, workdir=None, seed=0):
         self.dataset, self.image_size, self.seed = cfg_data.dataset, image_size, seed
+        # The training pass: with `seed`, it fixes the order and augmentation draws of
+        # `train_dataset_fn` (the trainer sets it before every epoch).
+        self.epoch = 0
         self.info = registry.get_info(self.dataset, getattr(source, "info", None))
         # The one preprocessing rule of this data (test ops, training ops of data.augment).
         self.spec = registry.preprocessing_spec(
@@ -188,8 +191,10 @@ class DataBundle:
         if input_context is not None:
             num, pid = input_context.num_input_pipelines, input_context.input_pipeline_id
             batch = input_context.get_per_replica_batch_size(global_batch_size)
-        shuffle_seed, aug_seed = (int(s) for s in
-                                  np.random.SeedSequence([self.seed, pid]).generate_state(2))
+        # One independent stream per (seed, epoch, pipeline): seed s's epoch e shares no
+        # order with seed s + e's epoch 0 (SeedSequence hashes the whole key).
+        key = [self.seed, self.epoch, pid]
+        shuffle_seed, aug_seed = (int(s) for s in np.random.SeedSequence(key).generate_state(2))
         if self._tfds:  # Shuffle the encoded images: decoded ones are ~5x larger.
             ds = self._stream("train", input_context, shuffle_seed)
             ds = ds.shuffle(STREAM_SHUFFLE_BUFFER, seed=shuffle_seed)

@@ -186,7 +186,7 @@ class Trainer:
 
     def _train_epoch(self, epoch, verbose):
         t = self.cfg.train
-        self.data.seed = t.seed + epoch  # a fixed, different order every epoch (and on resume)
+        self.data.seed, self.data.epoch = t.seed, epoch  # fixed order per epoch, on resume too
         dist = self.strategy.distribute_datasets_from_function(
             lambda ctx: self.data.train_dataset_fn(ctx, t.batch_size))
         iterator = iter(dist)
