@@ -132,3 +132,38 @@ def test_torch_sgd_config_round_trip():
     assert (clone.momentum, clone.nesterov, clone.coupled_weight_decay) == (0.9, True, 1e-4)
     with pytest.raises(ValueError, match="momentum style"):
         optimizers.make_sgd(0.1, 0.9, style="adam")
+
+
+@pytest.mark.parametrize("kind", ["plain", "switchable"])
+def test_the_trainers_own_step_moves_every_variable_by_its_weight_decay(kind, tmp_path):
+    """The step and optimizer a Trainer (and the resolution-switchable trainer) builds from
+    its config, with every exit weight 0: each trainable variable, private BatchNorm of
+    every side included, moves exactly as torch.optim.SGD with coupled weight decay does."""
+    import json
+
+    from msdnet_tf.techniques import resolution
+    from msdnet_tf.training.trainer import Trainer
+
+    overrides = [f"model.{k}={json.dumps(v)}" for k, v in SMALL.items()]
+    overrides += ["data.dataset=digits", "data.holdout_size=100", "train.batch_size=8",
+                  "train.epochs=1", f"train.learning_rate={LR}", f"train.momentum={M}",
+                  f"train.weight_decay={WD}", "train.exit_weights=[0.0,0.0]"]
+    if kind == "switchable":
+        overrides += ["model.head_pool=global", "model.resolutions=[32,16]",
+                      "train.resolution_kd=none"]
+    cfg = config_lib.load_config(None, overrides)
+    cls = Trainer if kind == "plain" else resolution.ResolutionTrainer
+    with cls(cfg, tmp_path / "run") as run:
+        assert run.model.num_exits == 2
+        iterator = iter(run.strategy.distribute_datasets_from_function(
+            lambda ctx: run.data.train_dataset_fn(ctx, 8)))
+        ws = [_trainable(run.model)]
+        for _ in range(2):
+            run.train_step(iterator)
+            ws.append(_trainable(run.model))
+    if kind == "switchable":  # the other side's BatchNorm is among the variables
+        names = [v.path for v in run.model.trainable_variables]
+        assert any("r16" in n for n in names), names
+    mine = _expected("torch", ws, [LR, LR])
+    _assert_moves(ws[1], ws[0], [w - LR * WD * w for w in ws[0]], "trainer step 1")
+    _assert_moves(ws[2], ws[1], mine[1], "trainer step 2, momentum")
