@@ -54,14 +54,9 @@ NOISE = re.compile(
 
 
 def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+    from msdnet_tf.machine import cpu_model as model
+
+    return model()
 
 
 def exists(argv):

@@ -46,7 +46,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -97,15 +96,9 @@ def _sha(array):
 
 
 def machine():
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "nproc": os.cpu_count(), "python": platform.python_version()}
+    from msdnet_tf.machine import describe
+
+    return describe()
 
 
 # ------------------------------------------------------------------ reference port

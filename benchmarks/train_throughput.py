@@ -37,7 +37,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -395,18 +394,9 @@ def _mem_available_gb():
 
 
 def machine():
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags")).split()
-        isa = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    except (OSError, StopIteration):
-        isa = []
-    return {"cpu": model, "nproc": os.cpu_count(), "isa": isa, "python": platform.python_version()}
+    from msdnet_tf.machine import describe
+
+    return describe()
 
 
 def versions():

@@ -19,14 +19,9 @@ from msdnet_tf.runtime.cascade import Cascade, check_signature, open_interpreter
 
 def machine():
     """A one-line description of this machine: CPU model, cores, OS, runtime version."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from msdnet_tf.machine import cpu_model
+
+    model = cpu_model()
     try:
         from importlib.metadata import version
 

@@ -9,7 +9,6 @@ Running again on the same workdir resumes after the last finished epoch.
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
