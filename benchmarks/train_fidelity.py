@@ -518,17 +518,21 @@ def markdown(summary, meta, pairs):
             lines.append("| se | " + " | ".join(_fmt(v) for v in r["diff_se"]) + " | | |")
         lines.append("")
     if pairs:
-        lines += ["## Paired differences (same seed: same initial weights and batches)", "",
-                  "| pair | seeds | mean diff per exit | sd of the diff |", "|---|---|---|---|"]
+        lines += ["## Paired differences (same seed on both sides)", "",
+                  "| pair | shared per seed | seeds | mean diff per exit | sd of the diff | "
+                  "se of the mean |", "|---|---|---|---|---|---|"]
         for p in pairs:
-            lines.append(f"| {p['a']} - {p['b']} | {', '.join(map(str, p['seeds']))} | "
+            se = [d / math.sqrt(len(p["seeds"])) for d in p["sd"]]
+            lines.append(f"| {p['a']} - {p['b']} | {p['shared']} | "
+                         f"{', '.join(map(str, p['seeds']))} | "
                          + " / ".join(f"{d:+.2f}" for d in p["mean"]) + " | "
-                         + " / ".join(_fmt(d) for d in p["sd"]) + " |")
+                         + " / ".join(_fmt(d) for d in p["sd"]) + " | "
+                         + " / ".join(_fmt(d) for d in se) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
-def paired(results, a, b):
+def paired(results, a, b, shared):
     if a not in results or b not in results:
         return None
     seeds = sorted(set(results[a]) & set(results[b]))
@@ -537,7 +541,7 @@ def paired(results, a, b):
     diffs = [[x - y for x, y in zip(results[a][s]["test_top1"], results[b][s]["test_top1"])]
              for s in seeds]
     exits = len(diffs[0])
-    return {"a": a, "b": b, "seeds": seeds,
+    return {"a": a, "b": b, "shared": shared, "seeds": seeds,
             "mean": [statistics.mean(d[k] for d in diffs) for k in range(exits)],
             "sd": [statistics.stdev(d[k] for d in diffs) if len(diffs) > 1 else float("nan")
                    for k in range(exits)]}
@@ -548,7 +552,9 @@ def report(args):
     if not results:
         raise SystemExit(f"no results under {args.workdir}")
     summary = summarise(results)
-    pairs = [p for p in (paired(results, "tf_same_init", "reference_our_batches"),) if p]
+    pairs = [p for p in (
+        paired(results, "tf_same_init", "reference_our_batches", "initial weights and batches"),
+        paired(results, "tf_same_init", "reference", "initial weights")) if p]
     everything = [r for by_seed in results.values() for r in by_seed.values()]
     dates = sorted(r["date"] for r in everything)
     import keras
