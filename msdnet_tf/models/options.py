@@ -107,7 +107,15 @@ def validate(validate_family, kwargs):
         _fail("resolution_conditioned", True, "needs model.resolutions (the sizes the "
                                               "kernels are generated for)")
     if not sizes and head_pool == "fixed":
-        validate_family(**own, head_pool=head_pool)  # An ordinary model: the family's message.
+        try:  # An ordinary model: the family's message, and whether global heads would do.
+            validate_family(**own, head_pool=head_pool)
+        except ArchitectureError as e:
+            size = own.get("image_size")
+            if (isinstance(size, int) and not isinstance(size, bool) and size >= 1
+                    and _takes(validate_family, own, size, "global") is None):
+                raise ArchitectureError(f"{e}; or set model.head_pool=global, which takes "
+                                        f"{size}x{size} inputs") from None
+            raise
     else:
         for key, r in [("model.image_size", own.get("image_size"))] + [
                 ("model.resolutions", r) for r in sizes[1:]]:

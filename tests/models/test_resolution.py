@@ -140,6 +140,9 @@ def test_unseen_resolution_uses_the_nearest_batch_norm(switchable):
     ({"resolutions": [32, 24, 16]},
      r"^model.resolutions: this network cannot take 16x16 inputs with head_pool fixed "
      r"\(.*\); the smallest size it takes is 17; with model.head_pool: global it takes 16$"),
+    ({"image_size": 16},  # a single-resolution model: the family's message and the way out
+     r"^model.image_size gives a 4x4 coarsest scale.*Received: model.image_size=16; or set "
+     r"model.head_pool=global, which takes 16x16 inputs$"),
 ])
 def test_config_errors(overrides, match):
     kwargs = {**{k: v for k, v in TINY.items()}, **overrides}
