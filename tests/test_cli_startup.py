@@ -83,7 +83,7 @@ def test_calibrate_bn_refuses_bad_values_and_locations_before_tensorflow(tmp_pat
     assert report == {"code": 2, "modules": []} and "the run being calibrated" in err[-1], err
 
 
-@pytest.mark.parametrize("family", ["MSDNet", "RANet"])
+@pytest.mark.parametrize("family", ["MSDNet", pytest.param("RANet", marks=pytest.mark.slow)])
 def test_import_msdnet_tf_is_light_and_saved_models_still_load(tmp_path, tiny_model, family):
     path = tmp_path / "tiny.keras"
     if family == "RANet":

@@ -17,6 +17,7 @@ def _qat(exporter, out, epochs, steps):
         cfg.qat_epochs, cfg.qat_steps_per_epoch = saved
 
 
+@pytest.mark.slow  # about 40 s alone; QAT conversion also runs in test_imta_export
 def test_qat_smoke(exporter, tmp_path):
     """Two fine-tuning steps, then int8 files that run, agree with Keras and delegate fully."""
     report = _qat(exporter, tmp_path, epochs=1, steps=2)

@@ -23,6 +23,8 @@ TINY_RANET_RUN = [
     "export.qat_steps_per_epoch=2",
 ]
 MODES = ("float", "int8", "qat")
+# About 2 minutes alone (training, three conversions, harness, benchmark): pytest -m slow.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

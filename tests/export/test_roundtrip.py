@@ -28,7 +28,8 @@ def test_float_files_match_keras(exports):
         "cascade.tflite", "early_exit.tflite", "exit_0.tflite", "exit_1.tflite", "exit_2.tflite"]
 
 
-@pytest.mark.parametrize("mode", ["dynamic", "float16", "int8"])
+@pytest.mark.parametrize("mode", [pytest.param("dynamic", marks=pytest.mark.slow), "float16",
+                                  "int8"])
 def test_quantised_modes_round_trip(exports, mode):
     out, report = exports(mode)
     for entry in _all_entries(report):

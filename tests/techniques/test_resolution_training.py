@@ -92,6 +92,7 @@ def test_distillation_has_no_gradient_to_the_teacher():
     assert np.abs(np.asarray(tape.gradient(loss, s))).sum() > 0
 
 
+@pytest.mark.slow  # about 35 s alone
 def test_train_cli_trains_every_resolution(tmp_path):
     workdir = tmp_path / "run"
     train(workdir, "train.epochs=1", "train.steps_per_epoch=2", "model.head_pool=global",
