@@ -1,6 +1,7 @@
 """IMTA training (msdnet_tf.training.imta): gradient equilibrium, ISC + distillation losses,
 the frozen backbone, stage-1 checks."""
 
+import functools
 import json
 
 import keras
@@ -80,19 +81,21 @@ class _StopGradientRule(imta.GradientEquilibrium):
         return head, head if k == n - 1 else rescale(head, float(n - k - 1))
 
 
+def _summed_loss_gradients(model, images, taps):
+    """Every trainable variable's gradient of sum_k sum(sin(exit_k) * (k + 1)), with `taps`."""
+    graph, x = model.graph(), tf.constant(images)
+    with tf.GradientTape() as tape:
+        carried, loss = {"image": x}, 0.0
+        for k in range(model.num_exits):
+            logits, carried = model.apply_exit(graph, k, carried, taps)
+            loss += tf.reduce_sum(tf.sin(logits) * (k + 1))
+    return tape.gradient(loss, model.trainable_variables)
+
+
 def test_rescale_layers_give_the_gradients_of_the_rule():
     """Every variable's gradient of the summed loss, against a second implementation."""
     model = MSDNet(**SMALL)
-    graph, x = model.graph(), tf.constant(_images())
-
-    def grads(taps):
-        with tf.GradientTape() as tape:
-            carried, loss = {"image": x}, 0.0
-            for k in range(model.num_exits):
-                logits, carried = model.apply_exit(graph, k, carried, taps)
-                loss += tf.reduce_sum(tf.sin(logits) * (k + 1))
-        return tape.gradient(loss, model.trainable_variables)
-
+    grads = functools.partial(_summed_loss_gradients, model, _images())
     for got, want, v in zip(grads(imta.GradientEquilibrium(K)), grads(_StopGradientRule(K)),
                             model.trainable_variables):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-6,

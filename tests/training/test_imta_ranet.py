@@ -1,5 +1,6 @@
 """IMTA on RANet: the gradient-equilibrium points on RANet's graph, and a stage-2 step."""
 
+import functools
 import json
 
 import keras
@@ -12,7 +13,7 @@ from msdnet_tf.models import RANet
 from msdnet_tf.training import imta
 from msdnet_tf.training import steps as steps_lib
 from tests.conftest import RANET_TINY
-from tests.training.test_imta import _Recorder, _StopGradientRule
+from tests.training.test_imta import _Recorder, _StopGradientRule, _summed_loss_gradients
 
 # Three sub-networks (exits 0, 1 | 2 | 3) on 8x8, 16x16 and 32x32 maps.
 TINY = RANET_TINY
@@ -138,16 +139,7 @@ def test_one_over_k_minus_i_where_every_route_is_a_chain(model):
 
 def test_rescale_layers_give_the_gradients_of_the_rule(model):
     """Every variable's gradient of a summed loss, against a stop-gradient implementation."""
-    graph, x = model.graph(), tf.constant(_images())
-
-    def grads(taps):
-        with tf.GradientTape() as tape:
-            carried, loss = {"image": x}, 0.0
-            for k in range(model.num_exits):
-                logits, carried = model.apply_exit(graph, k, carried, taps)
-                loss += tf.reduce_sum(tf.sin(logits) * (k + 1))
-        return tape.gradient(loss, model.trainable_variables)
-
+    grads = functools.partial(_summed_loss_gradients, model, _images())
     n = model.num_exits
     got, want = grads(imta.GradientEquilibrium(n)), grads(_StopGradientRule(n))
     # Float32 sums in another order: BN's beta sums a whole map, with cancellation.
