@@ -194,7 +194,10 @@ class TorchMSDNet(nn.Module):
     def __init__(self, stem="cifar", num_blocks=10, step_mode="even", step=2, base=4,
                  num_channels=16, growth_rate=6, growth_factors=(1, 2, 4),
                  bottleneck_factors=(1, 2, 4), bottleneck=True, reduction=0.5, prune="max",
-                 num_classes=100, image_size=32):
+                 num_classes=100, image_size=32, init="he_normal"):
+        """init: "he_normal" (the paper's, `reset_parameters`) or "torch_default" (keep what
+        the modules drew when constructed, in the reference port's order: what it trains
+        from)."""
         super().__init__()
         kwargs = dict(stem=stem, num_blocks=num_blocks, step_mode=step_mode, step=step,
                       base=base, num_channels=num_channels, growth_rate=growth_rate,
@@ -215,7 +218,10 @@ class TorchMSDNet(nn.Module):
                     mods.append(Transition(layer, plan.num_scales, gf, growth_rate))
             self.blocks.append(nn.Sequential(*mods))
             self.classifier.append(Classifier(stem, block.width_out * gf[-1], num_classes))
-        self.reset_parameters()
+        if init == "he_normal":
+            self.reset_parameters()
+        elif init != "torch_default":
+            raise ValueError(f"init must be he_normal or torch_default. Received: {init!r}")
 
     def reset_parameters(self):
         """The paper's initialisation (spec): He-normal fan-out convs, BN 1/0, linear bias 0."""

@@ -101,7 +101,8 @@ class TrainConfig:
     # Initial weights: "default" = those of the reference code the family reproduces;
     # or one of the family's INITS. MSDNet: "torch_default" (its default: PyTorch's
     # defaults, what the reference port trains from, uniform +-1/sqrt(fan_in) kernels
-    # and biases) or "he_normal" (the authors' Lua code: He-normal fan-out convs, zero
+    # and biases, drawn bit for bit as after torch.manual_seed(seed) and the port's
+    # constructor) or "he_normal" (the authors' Lua code: He-normal fan-out convs, zero
     # biases). RANet: "reference" (its default).
     init: str = "default"
     weight_decay: float = 1e-4
@@ -498,7 +499,8 @@ def exit_heads(cfg):
 
 def build_model(cfg, **extra):
     """The (untrained) Keras model `cfg` describes, with the initial weights of
-    `train.init`; `extra`: e.g. sync_bn=True."""
+    `train.init` drawn from `train.seed`; `extra`: e.g. sync_bn=True."""
     extra.setdefault("init", cfg.train.init)
+    extra.setdefault("init_seed", cfg.train.seed)
     return family_lib.get(cfg.model.family).build(model_kwargs(cfg), exit_heads=exit_heads(cfg),
                                                   **extra)

@@ -35,6 +35,7 @@ a plain single-resolution model with r's BatchNorm (and folded kernels).
 """
 
 import keras
+import numpy as np
 
 from msdnet_tf.models import heads as heads_lib
 from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
@@ -113,7 +114,8 @@ class MultiExitModel(keras.Model):
     graph_class = None
     inits = ("reference",)
 
-    def __init__(self, arch, sync_bn=False, exit_heads="plain", init=None, **kwargs):
+    def __init__(self, arch, sync_bn=False, exit_heads="plain", init=None, init_seed=None,
+                 **kwargs):
         heads_lib.check_exit_heads(exit_heads)
         init = self.check_init(init)
         self.exit_heads = exit_heads
@@ -129,12 +131,16 @@ class MultiExitModel(keras.Model):
         self.options = opts
         self.sync_bn = sync_bn
         self.init = init
-        self._initialise(init)
         self._num_exits = graph.num_exits
         self._depths = tuple(graph.depth(k) for k in range(graph.num_exits))
         # Layers of the plan that feed no exit (the reference may still compute them).
         kept = {layer.name for layer in self.layers}
         self.unreachable_layers = tuple(n for n in factory.created if n not in kept)
+        # Untracked: built (so their shapes are known) but not part of the model.
+        self.__dict__["_unreachable"] = {n: factory.layers[n] for n in self.unreachable_layers}
+        if init_seed is None:  # reproducible under keras.utils.set_random_seed
+            init_seed = int(np.random.randint(0, 2 ** 31))
+        self._initialise(init, int(init_seed))
         self.__dict__["_views"] = {}  # r -> graph at r; untracked (its layers are ours)
         if opts["resolutions"]:
             shared = {n: layer for n, layer in factory.layers.items() if n in kept}
@@ -183,8 +189,14 @@ class MultiExitModel(keras.Model):
                              f"{cls.family}. Received: init={init!r}")
         return init
 
-    def _initialise(self, init):
-        """Re-draws initial weights where `init` differs from the layers' initialisers."""
+    def _initialise(self, init, seed):
+        """Re-draws initial weights where `init` differs from the layers' initialisers.
+
+        `seed`: the model's `init_seed` (`train.seed` when built from a config)."""
+
+    def plan_layer(self, name):
+        """The layer `name` of the plan, also when it feeds no exit (`unreachable_layers`)."""
+        return self._unreachable[name] if name in self._unreachable else self.get_layer(name)
 
     @property
     def resolutions(self):

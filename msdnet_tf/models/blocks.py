@@ -163,27 +163,6 @@ def torch_bias_init(fan_in):
     return keras.initializers.RandomUniform(-bound, bound)
 
 
-def torch_default_init(model_layers):
-    """Re-draws every Conv2D and Dense layer's weights with PyTorch's default init.
-
-    That is what the MSDNet reference port trains from (its own initialiser never
-    reaches a Conv2d or Linear): kernels kaiming_uniform(a=sqrt(5)), i.e. uniform(-b, b)
-    with b = 1 / sqrt(fan_in), fan_in = kh * kw * C_in (Dense: its inputs), and biases
-    uniform(-b, b) with the same b. BatchNorm keeps gamma 1, beta 0. A resolution-
-    conditioned conv (e * A + B) re-draws B and keeps A at zero. Draws come from Keras's
-    global generator (`keras.utils.set_random_seed`).
-    """
-    for layer in model_layers:
-        if not isinstance(layer, (layers.Conv2D, layers.Dense)):
-            continue
-        shape = tuple(layer.kernel.shape)
-        bound = 1.0 / math.sqrt(math.prod(shape[:-1]))
-        layer.kernel.assign(keras.random.uniform(shape, -bound, bound, layer.kernel.dtype))
-        if layer.use_bias:
-            layer.bias.assign(keras.random.uniform(tuple(layer.bias.shape), -bound, bound,
-                                                   layer.bias.dtype))
-
-
 def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, use_bias=False,
                        kernel_initializer=None):
     """Conv (no bias) -> BN -> ReLU, padded symmetrically like the reference.

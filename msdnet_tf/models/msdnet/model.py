@@ -2,7 +2,7 @@
 
 import keras
 
-from msdnet_tf.models import base, blocks as shared_blocks
+from msdnet_tf.models import base, torch_init
 from msdnet_tf.models.msdnet import blocks, config as config_lib, plan as plan_lib, weights
 
 
@@ -77,6 +77,9 @@ class MSDNet(base.MultiExitModel):
         init: initial weights, "torch_default" (default: PyTorch's defaults, what the
             reference port trains from, uniform +-1/sqrt(fan_in) kernels and biases) or
             "he_normal" (the authors' Lua code: He-normal fan-out convs, zero biases).
+        init_seed: with "torch_default", the weights are the reference port's after
+            torch.manual_seed(init_seed), bit for bit (`torch_init`); None draws the
+            seed from NumPy's global generator (keras.utils.set_random_seed fixes it).
 
     Outputs a dict {"exit_0": logits, ..., "exit_{K-1}": logits}, float32.
     BN uses epsilon 1e-5 and momentum 0.9 (the reference's 0.1). Between cascade
@@ -101,11 +104,22 @@ class MSDNet(base.MultiExitModel):
         plan_lib.validate_model_kwargs(**arch, head_pool=kwargs.get("head_pool", "fixed"))
         super().__init__(arch, sync_bn, **kwargs)
 
-    def _initialise(self, init):
+    def _initialise(self, init, seed):
         # The layers' initialisers are the Lua code's (He-normal fan-out convs, zero
-        # biases); the reference port trains from PyTorch's defaults instead.
-        if init == "torch_default":
-            shared_blocks.torch_default_init(self.layers)
+        # biases); the reference port trains from PyTorch's defaults instead, drawn in
+        # the order its constructor builds its modules (block b, then classifier b: the
+        # order of `reference_names`) from torch.manual_seed(seed)'s stream. Layers the
+        # reference does not have (IMTA's ISC heads) draw next, in the model's order.
+        if init != "torch_default":
+            return
+        plan_layers = [self.plan_layer(name) for _, name, kind in self.reference_names()
+                       if kind != "bn"]
+        rng = torch_init.initialise(plan_layers, seed)
+        drawn = {id(layer) for layer in plan_layers}
+        for layer in self.layers:
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) \
+                    and id(layer) not in drawn:
+                torch_init.draw_layer(rng, layer)
 
     @property
     def plan(self):
