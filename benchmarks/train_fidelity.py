@@ -34,7 +34,8 @@ Arms (--arms; `--list` prints them):
 - tf_same_init: our trainer starting from the reference's initial weights of the
   same seed (torch.manual_seed(seed), then the port's constructor, as in
   reference_our_batches): with the same batches, the two runs differ only in the
-  frameworks' arithmetic.
+  frameworks' arithmetic. Since torch_default draws PyTorch's own numbers, tf_fixed
+  starts from these same weights without loading them.
 
 Writes benchmarks/results/train_fidelity.{md,json} with --report (unless --no-record).
 """
@@ -70,8 +71,18 @@ ARMS = {
                 {"overrides": ["train.init=torch_default", "train.momentum_style=keras"]}),
     "tf_momentum": ("tf", "He-normal init, PyTorch momentum (momentum ablation)",
                     {"overrides": ["train.init=he_normal", "train.momentum_style=torch"]}),
-    "tf_fixed": ("tf", "PyTorch default init and PyTorch momentum",
+    "tf_fixed": ("tf", "the defaults: PyTorch's default init drawn as PyTorch draws it (the "
+                 "reference port's initial weights of the same seed, bit for bit) and PyTorch "
+                 "momentum",
                  {"overrides": ["train.init=torch_default", "train.momentum_style=torch"]}),
+    # Records of msdnet_tf before torch_init (1337bdf), when torch_default drew PyTorch's
+    # distributions from Keras's generator: the same distributions, other numbers. The
+    # current code cannot re-run them (its torch_default draws PyTorch's numbers).
+    "tf_fixed_keras_draws": ("tf", "tf_fixed before 1337bdf: PyTorch's init distributions "
+                             "drawn from Keras's generator, PyTorch momentum",
+                             {"record_only": True}),
+    "tf_init_keras_draws": ("tf", "tf_init before 1337bdf: PyTorch's init distributions drawn "
+                            "from Keras's generator, Keras momentum", {"record_only": True}),
     "tf_fixed_keras_bn": ("tf", "tf_fixed with the stock keras.layers.BatchNormalization "
                           "(BN kernel ablation)",
                           {"overrides": ["train.init=torch_default",
@@ -86,7 +97,7 @@ ARMS = {
 def _arm(name):
     side, desc, settings = ARMS[name]
     return side, desc, {"overrides": [], "data": "reference", "same_init": False,
-                        "keras_bn": False, **settings}
+                        "keras_bn": False, "record_only": False, **settings}
 
 
 def _sha(array):
@@ -553,6 +564,8 @@ def report(args):
         raise SystemExit(f"no results under {args.workdir}")
     summary = summarise(results)
     pairs = [p for p in (
+        paired(results, "tf_fixed", "reference_our_batches", "initial weights and batches"),
+        paired(results, "tf_fixed", "reference", "initial weights"),
         paired(results, "tf_same_init", "reference_our_batches", "initial weights and batches"),
         paired(results, "tf_same_init", "reference", "initial weights")) if p]
     everything = [r for by_seed in results.values() for r in by_seed.values()]
@@ -640,6 +653,9 @@ def main():
     for a in arms:
         if a not in ARMS:
             p.error(f"unknown arm {a!r}; --list shows the arms")
+        if _arm(a)[2]["record_only"]:
+            p.error(f"arm {a!r} is a record of an earlier version of msdnet_tf and cannot be "
+                    "re-run; --list shows the arms")
     needs_ref = any(_arm(a)[0] == "torch" or _arm(a)[2]["same_init"] for a in arms)
     if needs_ref and not args.reference:
         p.error("these arms need --reference PATH (a kalviny/MSDNet-PyTorch checkout)")

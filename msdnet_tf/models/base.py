@@ -138,9 +138,7 @@ class MultiExitModel(keras.Model):
         self.unreachable_layers = tuple(n for n in factory.created if n not in kept)
         # Untracked: built (so their shapes are known) but not part of the model.
         self.__dict__["_unreachable"] = {n: factory.layers[n] for n in self.unreachable_layers}
-        if init_seed is None:  # reproducible under keras.utils.set_random_seed
-            init_seed = int(np.random.randint(0, 2 ** 31))
-        self._initialise(init, int(init_seed))
+        self._initialise(init, init_seed)
         self.__dict__["_views"] = {}  # r -> graph at r; untracked (its layers are ours)
         if opts["resolutions"]:
             shared = {n: layer for n, layer in factory.layers.items() if n in kept}
@@ -192,7 +190,13 @@ class MultiExitModel(keras.Model):
     def _initialise(self, init, seed):
         """Re-draws initial weights where `init` differs from the layers' initialisers.
 
-        `seed`: the model's `init_seed` (`train.seed` when built from a config)."""
+        `seed`: the model's `init_seed` (`train.seed` when built from a config), or None:
+        then draw it with `default_seed`."""
+
+    @staticmethod
+    def default_seed():
+        """A seed from NumPy's global generator: reproducible under keras.utils.set_random_seed."""
+        return int(np.random.randint(0, 2 ** 31))
 
     def plan_layer(self, name):
         """The layer `name` of the plan, also when it feeds no exit (`unreachable_layers`)."""
