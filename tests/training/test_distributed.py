@@ -72,6 +72,8 @@ def test_steps_are_large_enough_to_tell(one_step):
 CHIEF_ONLY = ("config.yaml", "history.jsonl", "results.json", "model.keras", "tensorboard")
 
 
+# About 21 s: two worker processes on localhost (MultiWorkerMirroredStrategy).
+@pytest.mark.slow
 def test_two_workers_on_localhost(tmp_path):
     """Worker 0 is the chief. Each worker gets its own workdir (no shared file
     system): the chief's holds every output, the other's only its hold-out copy

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from msdnet_tf.models import MSDNet
@@ -23,6 +24,8 @@ def _one_step(model, initial, jit_compile, images, labels):
     return ce.numpy(), correct.numpy(), [w.numpy() for w in model.weights]
 
 
+# About 16 s: XLA compiles the whole step on CPU.
+@pytest.mark.slow
 def test_jit_compiled_step_equals_graph_step():
     keras.utils.set_random_seed(0)
     model = MSDNet(**SMALL)
