@@ -118,6 +118,8 @@ def test_config(overrides, match):
         get("ranet").validate(kwargs)
 
 
+# About 18 s; the MSDNet twin (tests/techniques/test_calibrate_bn.py) runs by default.
+@pytest.mark.slow
 def test_calibration_statistics_equal_a_direct_computation():
     model = RANet(**RANET_TINY, head_pool="global", resolutions=[32, 24]).serving_model(20)
     images = _x(20, n=10)

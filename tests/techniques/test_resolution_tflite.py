@@ -1,6 +1,7 @@
 """One side of a switchable model through the TFLite converter equals the Keras graph at that side."""
 
 import numpy as np
+import pytest
 
 from msdnet_tf.export import graphs
 from msdnet_tf.export.convert import convert
@@ -43,6 +44,8 @@ def test_per_resolution_tflite_equals_keras():
     _side_equals_keras(model, 12, 16)
 
 
+# About 16 s; the MSDNet twin above runs by default.
+@pytest.mark.slow
 def test_per_resolution_tflite_equals_keras_ranet():
     # Sub-networks on 4/8/16 maps at 16, on 3/6/12 at 12 (its own resize sizes).
     model = RANet(**{**RANET_TINY, "image_size": 16}, head_pool="global", resolutions=[16, 12],
