@@ -35,7 +35,6 @@ a plain single-resolution model with r's BatchNorm (and folded kernels).
 """
 
 import keras
-import numpy as np
 
 from msdnet_tf.models import heads as heads_lib
 from msdnet_tf.models.blocks import apply_classifier, apply_classifier_features
@@ -190,13 +189,7 @@ class MultiExitModel(keras.Model):
     def _initialise(self, init, seed):
         """Re-draws initial weights where `init` differs from the layers' initialisers.
 
-        `seed`: the model's `init_seed` (`train.seed` when built from a config), or None:
-        then draw it with `default_seed`."""
-
-    @staticmethod
-    def default_seed():
-        """A seed from NumPy's global generator: reproducible under keras.utils.set_random_seed."""
-        return int(np.random.randint(0, 2 ** 31))
+        `seed`: the model's `init_seed` (`train.seed` when built from a config) or None."""
 
     def plan_layer(self, name):
         """The layer `name` of the plan, also when it feeds no exit (`unreachable_layers`)."""

@@ -25,13 +25,17 @@ _SQRT5 = math.sqrt(5)
 
 
 class TorchRandom:
-    """The number stream of `torch.manual_seed(seed)` on the CPU, for float32 uniform draws."""
+    """The number stream of `torch.manual_seed(seed)` on the CPU, for float32 uniform draws.
 
-    def __init__(self, seed):
-        self.seed = int(seed)
+    seed None: one drawn from NumPy's global generator (so keras.utils.set_random_seed fixes it).
+    """
+
+    def __init__(self, seed=None):
+        if seed is None:
+            seed = np.random.randint(0, 2 ** 31)
         # PyTorch seeds its Mersenne Twister with the seed's low 32 bits, the same way
         # NumPy's legacy RandomState(int) does (init_genrand).
-        state = np.random.RandomState(self.seed % 2 ** 32).get_state(legacy=False)
+        state = np.random.RandomState(int(seed) % 2 ** 32).get_state(legacy=False)
         self._bits = np.random.MT19937()
         self._bits.state = {"bit_generator": "MT19937", "state": state["state"]}
 
@@ -76,8 +80,9 @@ def draw_layer(rng, layer):
         layer.bias.assign(rng.bias(torch_shape[0], math.prod(torch_shape[1:])))
 
 
-def initialise(layers_in_order, seed):
-    """Draws every Conv2D / Dense layer of `layers_in_order`, in that order, from seed's stream.
+def initialise(layers_in_order, seed=None):
+    """Draws every Conv2D / Dense layer of `layers_in_order`, in that order, from seed's stream
+    (None: see `TorchRandom`).
 
     Returns the generator, positioned after the last draw.
     """

@@ -114,7 +114,7 @@ class MSDNet(base.MultiExitModel):
             return
         plan_layers = [self.plan_layer(name) for _, name, kind in self.reference_names()
                        if kind != "bn"]
-        rng = torch_init.initialise(plan_layers, self.default_seed() if seed is None else seed)
+        rng = torch_init.initialise(plan_layers, seed)
         drawn = {id(layer) for layer in plan_layers}
         for layer in self.layers:
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) \
