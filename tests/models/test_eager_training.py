@@ -22,7 +22,8 @@ def _gradients(model, x, y, compiled):
     return (tf.function(step) if compiled else step)(x, y)
 
 
-@pytest.mark.parametrize("family", ["msdnet", "ranet"])
+# RANet's twin (11 s) runs with pytest -m slow; MSDNet's stays in the default run.
+@pytest.mark.parametrize("family", ["msdnet", pytest.param("ranet", marks=pytest.mark.slow)])
 def test_eager_training_call_equals_the_graph_one(family):
     import keras
 
