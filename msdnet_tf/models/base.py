@@ -134,9 +134,10 @@ class MultiExitModel(keras.Model):
         self._depths = tuple(graph.depth(k) for k in range(graph.num_exits))
         # Layers of the plan that feed no exit (the reference may still compute them).
         kept = {layer.name for layer in self.layers}
-        self.unreachable_layers = tuple(n for n in factory.created if n not in kept)
         # Untracked: built (so their shapes are known) but not part of the model.
-        self.__dict__["_unreachable"] = {n: factory.layers[n] for n in self.unreachable_layers}
+        self.__dict__["_unreachable"] = {n: factory.layers[n] for n in factory.created
+                                         if n not in kept}
+        self.unreachable_layers = tuple(self._unreachable)
         self._initialise(init, init_seed)
         self.__dict__["_views"] = {}  # r -> graph at r; untracked (its layers are ours)
         if opts["resolutions"]:
