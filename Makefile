@@ -37,8 +37,11 @@ fashion-mnist:
 	else echo "Fashion-MNIST not found at $(FASHION_MNIST) and no apt-get: install the" \
 	  "dataset-fashion-mnist package or set data.download=true"; exit 1; fi
 
+# pytest-xdist workers for `make test` (TEST_WORKERS=0 runs every test in this process). Each
+# test file runs whole on one worker, so its module fixtures are built once.
+TEST_WORKERS ?= 2
 test: $(STAMP) test-android-core
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The Android demo's cascade logic (plain Java 17, JUnit 4 from Debian's junit4 package):
 # javac + JUnit, no Gradle; its parity tests replay vectors made by the Python side.

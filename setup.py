@@ -26,7 +26,7 @@ setup(
         "scikit-learn>=1.4,<2",  # the bundled `digits` data set
     ],
     extras_require={
-        "dev": ["pytest>=8,<10"],
+        "dev": ["pytest>=8,<10", "pytest-xdist>=3.5,<4"],
         # Quantisation-aware training runs on tf_keras (Keras 2), in its own process.
         "qat": ["tf-keras==2.21.0", "tensorflow-model-optimization==0.8.1"],
         # Reading .pth checkpoints of the PyTorch port.

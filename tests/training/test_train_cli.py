@@ -197,7 +197,9 @@ def test_missing_cifar_fails_fast(tmp_path):
     proc = run(cmd, timeout=120)
     elapsed = time.monotonic() - start_time
     assert proc.returncode == 2, proc.stderr
-    assert elapsed < 25, f"took {elapsed:.1f} s"
+    # Starting the CLI (Python, TensorFlow) alone takes 5-20 s on 2 busy cores; a download
+    # attempt with its retries would take minutes or hit the timeout.
+    assert elapsed < 45, f"took {elapsed:.1f} s"
     assert "Traceback" not in proc.stderr
     (line,) = error_lines(proc.stderr)
     assert "cifar-10-binary.tar.gz" in line and "data.manual_dir" in line and str(manual) in line
