@@ -134,6 +134,9 @@ class TrainConfig:
     resolution_kd: str = "dense"
     resolution_kd_temperature: float = 1.0
     resolution_kd_weight: float = 1.0
+    # The weight of each side's losses (its cross-entropy and, as a student, its distillation),
+    # one per model.resolutions entry, largest first; empty = 1 for every side (SAN sums them).
+    resolution_weights: list[float] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -434,6 +437,10 @@ def _validate_train(t):
              t.resolution_kd_temperature, "must be > 0")
     _require(t.resolution_kd_weight >= 0, "train.resolution_kd_weight", t.resolution_kd_weight,
              "must be >= 0")
+    _require(all(w >= 0 for w in t.resolution_weights), "train.resolution_weights",
+             t.resolution_weights, "must be non-negative")
+    _require(not t.resolution_weights or any(w > 0 for w in t.resolution_weights),
+             "train.resolution_weights", t.resolution_weights, "must have a weight > 0")
 
 
 def _validate_cross(cfg):
@@ -444,6 +451,13 @@ def _validate_cross(cfg):
     k = num_exits(cfg)
     _require(not weights or len(weights) == k, "train.exit_weights", weights,
              f"must be empty or have one weight per exit (this model has {k} exits)")
+    side_weights = cfg.train.resolution_weights
+    sides = list(getattr(cfg.model, "resolutions", None) or [])
+    _require(not side_weights or sides, "train.resolution_weights", side_weights,
+             "needs model.resolutions (a resolution-switchable model)")
+    _require(not side_weights or len(side_weights) == len(sides), "train.resolution_weights",
+             side_weights, f"must be empty or have one weight per side of model.resolutions "
+                           f"({sides})")
     d = cfg.data
     _require(d.holdout_size >= -1, "data.holdout_size", d.holdout_size, "must be >= 0 (or -1)")
     _require(d.test_size == -1 or d.test_size >= 1, "data.test_size", d.test_size,

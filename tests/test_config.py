@@ -65,6 +65,8 @@ def test_model_only_yaml_and_overrides(tmp_path):
     ("model.image_size=8", "model.image_size gives a 2x2 coarsest scale"),
     ("model.stem=resnet", "model.stem must be one of cifar, imagenet"),
     ("train.exit_weights=[1,1]", "train.exit_weights must be empty or have one weight per exit"),
+    ("train.resolution_weights=[1,0.5]", "train.resolution_weights needs model.resolutions"),
+    ("train.resolution_weights=[1,-1]", "train.resolution_weights must be non-negative"),
     ("train.strategy=horovod", "train.strategy must be one of"),
     ("train.intra_op_threads=-2", "train.intra_op_threads must be -1 (auto), 0 (TensorFlow's"),
     ("train.momentum_style=adam", "train.momentum_style must be one of torch, keras. Received: "

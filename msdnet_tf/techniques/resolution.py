@@ -5,15 +5,16 @@ Every step takes one augmented crop per image at every side r_0 > r_1 > ...
 convolutions and Dense layers, that side's private BatchNorm in training mode)
 and minimises, averaged over the global batch,
 
-    sum_r sum_k w_k CE(z_{r,k}, y)
-  + weight * T^2 * sum_{(i, j)} sum_k w_k KL(softmax(sg(z_{i,k}) / T) || softmax(z_{j,k} / T))
+    sum_r v_r sum_k w_k CE(z_{r,k}, y)
+  + weight * T^2 * sum_{(i, j)} v_j sum_k w_k KL(softmax(sg(z_{i,k}) / T) || softmax(z_{j,k} / T))
 
 where sg is stop-gradient and the pairs (teacher i, student j), i < j (larger
 teaches smaller), come from `train.resolution_kd`: none; largest = (0, j) for
 every smaller j; dense = every i < j (SAN's "top-down dense" loss, whose
 reference uses T = 1, weight 1, batch-mean KL). Exit k of the student learns
 from exit k of the teacher. Weight decay and the exit weights w_k are the
-ordinary recipe's. The best checkpoint maximises the mean over resolutions of
+ordinary recipe's; v_r is side r's `train.resolution_weights` entry (1 when
+empty, as SAN sums the sides). The best checkpoint maximises the mean over resolutions of
 the last exit's hold-out top-1 (SAN selects on the mean top-1 over sizes).
 """
 
@@ -46,24 +47,35 @@ def distillation(teacher_logits, student_logits, temperature):
     return temperature ** 2 * kl
 
 
-def resolution_loss(logits, labels, exit_weights, pairs, temperature, kd_weight):
+def resolution_loss(logits, labels, exit_weights, pairs, temperature, kd_weight,
+                    side_weights=None):
     """(summed loss over the batch, per (r, k) cross-entropy sums, distillation sum).
 
-    logits: [R][K] logits; the caller divides by the global batch.
+    logits: [R][K] logits; the caller divides by the global batch. side_weights: one
+    weight per side (None or empty: 1 each) on its cross-entropy and, as the student,
+    its distillation; the returned sums are unweighted by side for the CE, weighted
+    for the distillation (what enters the loss before `kd_weight`).
     """
+    sides = [float(v) for v in side_weights] if side_weights else [1.0] * len(logits)
+    if len(sides) != len(logits):
+        raise ValueError(f"side_weights must have one weight per side ({len(logits)}). "
+                         f"Received: side_weights={list(side_weights)}")
     ce = [[tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.cast(z, tf.float32))
            for z in row] for row in logits]
     ce_sums = [[tf.reduce_sum(c) for c in row] for row in ce]
-    loss = tf.add_n([w * c for row in ce_sums for w, c in zip(exit_weights, row)])
+    loss = tf.add_n([v * w * c for v, row in zip(sides, ce_sums)
+                     for w, c in zip(exit_weights, row)])
     kd = tf.constant(0.0)
     for i, j in pairs:
         for k, w in enumerate(exit_weights):
-            kd += w * tf.reduce_sum(distillation(logits[i][k], logits[j][k], temperature))
+            kd += sides[j] * w * tf.reduce_sum(
+                distillation(logits[i][k], logits[j][k], temperature))
     return loss + kd_weight * kd, ce_sums, kd
 
 
 def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, global_batch,
-                    kd_mode="dense", temperature=1.0, kd_weight=1.0, jit_compile=False):
+                    kd_mode="dense", temperature=1.0, kd_weight=1.0, jit_compile=False,
+                    side_weights=None):
     """One step on a distributed batch ((images per resolution), labels).
 
     Returns per (resolution, exit) sums over the global batch, flattened [R * K]
@@ -81,7 +93,7 @@ def make_train_step(model, optimizer, strategy, exit_weights, weight_decay, glob
             outs = [view(x, training=True) for view, x in zip(views, images)]
             logits = [[out[f"exit_{k}"] for k in range(len(weights))] for out in outs]
             loss, ce_sums, kd = resolution_loss(logits, labels, weights, pairs, temperature,
-                                                kd_weight)
+                                                kd_weight, side_weights)
             loss = loss / global_batch
             loss += steps_lib.weight_decay_loss(variables, weight_decay, replicas)
             if scale_loss is not None:
@@ -123,7 +135,7 @@ class ResolutionTrainer(Trainer):
         self.train_step = make_train_step(
             self.model, self.optimizer, self.strategy, self.exit_weights, 0.0,  # decay: optimizer
             t.batch_size, t.resolution_kd, t.resolution_kd_temperature, t.resolution_kd_weight,
-            t.jit_compile)
+            t.jit_compile, t.resolution_weights)
         self.eval_steps = {r: steps_lib.make_eval_step(self.model.at_resolution(r),
                                                        self.strategy, self.num_exits)
                            for r in self.sizes}

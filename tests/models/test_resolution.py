@@ -160,3 +160,11 @@ def test_config_section_has_the_shared_keys(tmp_path):
         config_lib.load_config(None, ["model.resolutions=[32,16]"])
     with pytest.raises(config_lib.ConfigError, match="model.resolutions must be a list of int"):
         config_lib.load_config(None, ["model.resolutions=32"])
+    sides = ["model.head_pool=global", "model.resolutions=[32,24,16]"]
+    assert config_lib.load_config(None, [*sides, "train.resolution_weights=[1,0.5,0.5]"]) \
+        .train.resolution_weights == [1, 0.5, 0.5]
+    with pytest.raises(config_lib.ConfigError, match=r"^train.resolution_weights must be empty "
+                       r"or have one weight per side of model.resolutions \(\[32, 24, 16\]\)"):
+        config_lib.load_config(None, [*sides, "train.resolution_weights=[1,0.5]"])
+    with pytest.raises(config_lib.ConfigError, match="resolution_weights must have a weight > 0"):
+        config_lib.load_config(None, [*sides, "train.resolution_weights=[0,0,0]"])

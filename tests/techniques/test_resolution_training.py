@@ -63,21 +63,24 @@ def _np_kl(t, s, temperature):
     return temperature ** 2 * (np.exp(log_softmax(t)) * (log_softmax(t) - log_softmax(s))).sum(-1)
 
 
-def test_loss_on_hand_made_logits():
+@pytest.mark.parametrize("side_weights", [None, [1.0, 0.5, 0.25]])
+def test_loss_on_hand_made_logits(side_weights):
     rng = np.random.default_rng(0)
     logits = [[rng.normal(size=(5, 4)).astype("float32") for _ in range(2)] for _ in range(3)]
     labels = np.array([0, 1, 2, 3, 0], np.int32)
     weights, temperature, kd_weight = [1.0, 0.5], 2.0, 0.3
     loss, ce_sums, kd = res.resolution_loss(
         [[tf.constant(z) for z in row] for row in logits], labels, weights,
-        res.kd_pairs(3, "dense"), temperature, kd_weight)
+        res.kd_pairs(3, "dense"), temperature, kd_weight, side_weights)
+    v = side_weights or [1.0, 1.0, 1.0]
 
     def ce(z):
         z = z - z.max(-1, keepdims=True)
         return -(z[np.arange(5), labels] - np.log(np.exp(z).sum(-1)))
 
-    expected_ce = sum(w * ce(row[k]).sum() for row in logits for k, w in enumerate(weights))
-    expected_kd = sum(w * _np_kl(logits[i][k], logits[j][k], temperature).sum()
+    expected_ce = sum(v[r] * w * ce(row[k]).sum()
+                      for r, row in enumerate(logits) for k, w in enumerate(weights))
+    expected_kd = sum(v[j] * w * _np_kl(logits[i][k], logits[j][k], temperature).sum()
                       for i, j in [(0, 1), (0, 2), (1, 2)] for k, w in enumerate(weights))
     assert float(kd) == pytest.approx(expected_kd, rel=1e-5)
     assert float(loss) == pytest.approx(expected_ce + kd_weight * expected_kd, rel=1e-5)
