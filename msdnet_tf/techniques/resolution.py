@@ -14,8 +14,9 @@ every smaller j; dense = every i < j (SAN's "top-down dense" loss, whose
 reference uses T = 1, weight 1, batch-mean KL). Exit k of the student learns
 from exit k of the teacher. Weight decay and the exit weights w_k are the
 ordinary recipe's; v_r is side r's `train.resolution_weights` entry (1 when
-empty, as SAN sums the sides). The best checkpoint maximises the mean over resolutions of
-the last exit's hold-out top-1 (SAN selects on the mean top-1 over sizes).
+empty, as SAN sums the sides). The best checkpoint maximises the mean over
+resolutions of the last exit's hold-out top-1 (SAN selects on the mean top-1
+over sizes).
 """
 
 import keras
