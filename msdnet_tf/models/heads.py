@@ -24,14 +24,13 @@ A factory with `fold_isc_bn = True` (the QAT rebuild, whose BN runs in inference
 points IMTA needs; the model's own graphs use none, so deployment graphs carry no trace.
 """
 
-import math
 import re
 
-import keras
 import numpy as np
 from keras import layers
 
-from msdnet_tf.models.blocks import BN_EPSILON, BN_MOMENTUM, BatchNormalization, torch_linear_init
+from msdnet_tf.models.blocks import (BN_EPSILON, BN_MOMENTUM, BatchNormalization,
+                                     torch_bias_init, torch_linear_init)
 
 EXIT_HEADS = ("plain", "isc")
 ISC_LOGITS = "isc_logits"
@@ -58,15 +57,10 @@ def check_exit_heads(exit_heads):
                          f"Received: exit_heads={exit_heads!r}")
 
 
-def _torch_bias_init(fan_in):
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.initializers.RandomUniform(-bound, bound)
-
-
 def _linear(make, name, x, units):
     fan_in = int(x.shape[-1])
     return make(layers.Dense, name, units=units, kernel_initializer=torch_linear_init(),
-                bias_initializer=_torch_bias_init(fan_in))(x)
+                bias_initializer=torch_bias_init(fan_in))(x)
 
 
 def apply_isc_head(make, features, previous_logits, k, num_classes, sync_bn=False):
@@ -84,7 +78,7 @@ def apply_isc_head(make, features, previous_logits, k, num_classes, sync_bn=Fals
     fan_in = int(x.shape[-1])
     return make(layers.Dense, f"exit_{k}", units=num_classes, dtype="float32",
                 kernel_initializer=torch_linear_init(),
-                bias_initializer=_torch_bias_init(fan_in))(x)
+                bias_initializer=torch_bias_init(fan_in))(x)
 
 
 def apply_exit(graph, k, carried, exit_heads="plain", make=None, num_classes=None,
