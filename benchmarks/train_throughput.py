@@ -54,7 +54,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 # None = the trainer's train.*_op_threads=-1 rule, "threads" = --threads, 0 = TF's
 # default), env (extra environment), optimizer (trainer: optimizers.from_config of the
 # default TrainConfig, as the trainer builds it | keras_sgd | keras_momentum |
-# wd_in_loss), framework (tf | torch | reference), tf_loaded (torch: import TF first).
+# wd_in_loss), framework (tf | torch | reference), tf_loaded (torch: import TF first),
+# pointwise (blocks.Conv2D.pointwise_matmul: the 1x1 gradients as MatMuls).
 VARIANTS = {
     "baseline": ("what `python -m msdnet_tf.train` runs: graph-mode step, tf.data iterator, "
                  "float32, packed-row BN, auto threads (here intra-op 1, inter-op = cores)", {}),
@@ -66,6 +67,9 @@ VARIANTS = {
                             "before packed-row BN and auto threads)",
                             {"intra": "threads", "inter": 0, "bn": "fused"}),
     "keras_bn": ("stock keras.layers.BatchNormalization", {"bn": "keras"}),
+    "conv_grad_ops": ("the 1x1 convolutions' gradients as TF's Conv2DBackpropInput/Filter "
+                      "ops (Keras's own gradient; the trainer's are MatMuls over pixel rows)",
+                      {"pointwise": False}),
     "bf16": ("mixed_bfloat16 policy (train.mixed_precision=mixed_bfloat16)",
              {"policy": "mixed_bfloat16"}),
     "bf16_keras_bn": ("mixed_bfloat16 with the stock Keras BatchNormalization",
@@ -112,7 +116,7 @@ DEFAULT_VARIANTS = ("baseline,reference,pytorch,pytorch_tf_loaded,keras_sgd,"
 def _settings(name):
     s = {"framework": "tf", "bn": "repo", "policy": "float32", "jit": False, "steps_per_call": 1,
          "input": "data", "intra": None, "inter": None, "env": {}, "optimizer": "trainer",
-         "tf_loaded": False}
+         "tf_loaded": False, "pointwise": True}
     s.update(VARIANTS[name][1])
     return s
 
@@ -278,6 +282,7 @@ def train_worker(name, threads, batch, reference=None):
         blocks.BatchNormalization = keras.layers.BatchNormalization
     elif s["bn"] == "fused":
         blocks.BatchNormalization.packed = False
+    blocks.Conv2D.pointwise_matmul = s["pointwise"]
     model = MSDNet()
     macs = flops.count(model).exit_cumulative_flops[-1]
     strategy = tf.distribute.get_strategy()

@@ -72,6 +72,73 @@ class BatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
+@keras.saving.register_keras_serializable(package="msdnet_tf")
+class Conv2D(layers.Conv2D):
+    """keras.layers.Conv2D whose 1x1 training step is faster on TensorFlow.
+
+    A 1x1 stride-1 convolution is a matrix product over the N*H*W pixel rows, and so
+    are both of its gradients. oneDNN's Conv2DBackpropFilter runs these at 1.5-7x
+    the time of one MatMul for this network's shapes (32x32 maps of 40-64 channels
+    to 6, 8x8 maps of 332 channels to 164), so a training step computes the 1x1
+    gradients as MatMuls (`pointwise_conv`); the forward stays the convolution op,
+    so outputs are unchanged bit for bit. Measured in
+    benchmarks/results/train_throughput_notes.md, checked against Keras's own
+    gradients in tests/models/test_conv.py.
+
+    Used only when training on the TF backend with channels-last inputs, a 1x1
+    kernel, stride 1, no dilation and one group; everything else, inference
+    included, runs Keras's own code.
+    """
+
+    # Class attribute so that benchmarks can time Keras's own gradient.
+    pointwise_matmul = True
+
+    def _pointwise(self, training):
+        return bool(training and self.pointwise_matmul
+                    and keras.backend.backend() == "tensorflow"
+                    and tuple(self.kernel_size) == (1, 1) and tuple(self.strides) == (1, 1)
+                    and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
+                    and self.data_format == "channels_last")
+
+    def call(self, inputs, training=None):
+        if not self._pointwise(training):
+            return super().call(inputs)
+        outputs = pointwise_conv(inputs, keras.ops.convert_to_tensor(self.kernel))
+        if self.use_bias:
+            outputs = keras.ops.add(outputs, self.bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
+
+def pointwise_conv(x, kernel):
+    """1x1 stride-1 NHWC convolution of `x` by `kernel` [1, 1, C_in, C_out], whose
+    gradients are two MatMuls over the pixel rows: dx = dy W^T, dW = X^T dy.
+
+    The forward is TF's Conv2D op itself. `kernel` is a tensor, not a variable: a
+    tf.custom_gradient function that reads variables must take them as a `variables`
+    argument of its gradient when run eagerly.
+    """
+    import tensorflow as tf
+
+    kernel = tf.convert_to_tensor(kernel)  # a read outside the custom gradient (see above)
+    c_in, c_out = kernel.shape[2], kernel.shape[3]
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+
+        def grad(dy):
+            dy_rows = tf.reshape(dy, [-1, c_out])
+            dx = tf.matmul(dy_rows, tf.reshape(kernel, [c_in, c_out]), transpose_b=True)
+            dw = tf.matmul(tf.reshape(x, [-1, c_in]), dy_rows, transpose_a=True)
+            return tf.reshape(dx, tf.shape(x)), tf.reshape(dw, tf.shape(kernel))
+
+        return y, grad
+
+    return conv(x, kernel)
+
+
 def packed_batch_norm(x, gamma, beta, epsilon):
     """Training-mode batch norm of float32 NHWC `x` -> (y, batch mean, biased variance).
 
@@ -179,7 +246,7 @@ def apply_conv_bn_relu(make, x, filters, kernel, stride, name, sync_bn=False, us
     elif pad:
         x = make(layers.ZeroPadding2D, f"{name}_pad", padding=pad)(x)
     x = make(
-        layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
+        Conv2D, f"{name}_conv", filters=filters, kernel_size=kernel, strides=stride,
         padding=padding, use_bias=use_bias,
         kernel_initializer=kernel_initializer or he_normal_fan_out(),
     )(x)
@@ -203,7 +270,7 @@ def apply_imagenet_stem(make, image, filters, name, sync_bn=False, kernel_initia
     The conv starts He-normal (fan-out) with a zero bias unless the initialisers say otherwise.
     """
     x = make(layers.ZeroPadding2D, f"{name}_pad", padding=3)(image)
-    x = make(layers.Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
+    x = make(Conv2D, f"{name}_conv", filters=filters, kernel_size=7, strides=2,
              use_bias=True, kernel_initializer=kernel_initializer or he_normal_fan_out(),
              bias_initializer=bias_initializer)(x)
     x = make(BatchNormalization, f"{name}_bn", momentum=BN_MOMENTUM, epsilon=BN_EPSILON,

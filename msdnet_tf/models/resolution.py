@@ -102,7 +102,7 @@ def is_batch_norm(cls_or_layer):
 
 def conditioned(cls, kwargs, encoding):
     """(class, kwargs) of a layer the r0 graph creates: Conv2D -> ConditionedConv2D."""
-    if cls is layers.Conv2D:
+    if issubclass(cls, layers.Conv2D) and not issubclass(cls, ConditionedConv2D):
         return ConditionedConv2D, {**kwargs, "encoding": encoding}
     return cls, kwargs
 

@@ -7,6 +7,14 @@ weight_decay 1e-4), per-exit CrossEntropyLoss (batch mean) summed over exits. Bo
 sides start from the same weights and see the same batches; after two steps at lr 0.1
 and one at lr 0.01 the losses, weights and BatchNorm statistics must agree. With
 train.momentum_style=keras they must not (the step after the lr decay differs).
+
+The three-step runs take the 1x1 convolutions' gradients from TF's convolution ops
+(`blocks.Conv2D.pointwise_matmul = False`), which round like PyTorch's (both are
+oneDNN's): after the first step this small network amplifies rounding-level
+differences (weights perturbed by 1e-6 of their size move some gradients by 2%), so
+only identically rounded gradients stay within 1e-3 over three steps. The trainer's
+MatMul gradients are checked against PyTorch for the first step here, and against TF's
+convolution gradients in tests/models/test_conv.py.
 """
 
 import numpy as np
@@ -20,7 +28,7 @@ import tensorflow as tf  # noqa: E402
 from benchmarks.torch_msdnet import TorchMSDNet  # noqa: E402
 from msdnet_tf import config as config_lib  # noqa: E402
 from msdnet_tf import weights  # noqa: E402
-from msdnet_tf.models import MSDNet  # noqa: E402
+from msdnet_tf.models import MSDNet, blocks  # noqa: E402
 from msdnet_tf.training import optimizers, steps  # noqa: E402
 from tests.conftest import TINY  # noqa: E402
 
@@ -35,12 +43,12 @@ def _batches():
              rng.integers(0, 10, BATCH).astype("int32")) for _ in LRS]
 
 
-def _torch_run(net, batches):
-    optimizer = torch.optim.SGD(net.parameters(), lr=LRS[0], momentum=0.9, weight_decay=1e-4)
+def _torch_run(net, batches, lrs=LRS):
+    optimizer = torch.optim.SGD(net.parameters(), lr=lrs[0], momentum=0.9, weight_decay=1e-4)
     criterion = torch.nn.CrossEntropyLoss()
     net.train()
     losses = []
-    for lr, (x, y) in zip(LRS, batches):
+    for lr, (x, y) in zip(lrs, batches):
         for group in optimizer.param_groups:
             group["lr"] = lr
         out = net(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
@@ -52,14 +60,14 @@ def _torch_run(net, batches):
     return losses, {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
 
 
-def _keras_run(model, batches, style):
+def _keras_run(model, batches, style, lrs=LRS):
     cfg = config_lib.load_config(overrides=[f"train.momentum_style={style}"])
     optimizer = optimizers.from_config(cfg.train)  # what the trainer builds
     optimizer.build(model.trainable_variables)
     step = steps.make_train_step(model, optimizer, tf.distribute.get_strategy(),
                                  [1.0] * model.num_exits, 0.0, BATCH)
     losses = []
-    for lr, batch in zip(LRS, batches):
+    for lr, batch in zip(lrs, batches):
         optimizer.learning_rate = lr
         ce, _ = step(iter(tf.data.Dataset.from_tensors(batch)))
         losses.append(float(ce.numpy().sum()) / BATCH)
@@ -75,17 +83,28 @@ def runs():
             m.reset_parameters()
     initial = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     batches = _batches()
+    one = {k: v.clone() for k, v in net.state_dict().items()}
     out = {"initial": initial, "torch": _torch_run(net, batches)}
-    for style in optimizers.MOMENTUM_STYLES:
-        model = MSDNet(**SMALL)
-        weights.load_state_dict(model, initial)
-        out[f"{style}_style"] = _keras_run(model, batches, style)
+    net.load_state_dict(one)
+    out["torch_one_step"] = _torch_run(net, batches[:1], LRS[:1])
+    model = MSDNet(**SMALL)
+    weights.load_state_dict(model, initial)
+    out["torch_one_step_style"] = _keras_run(model, batches[:1], "torch", LRS[:1])
+    pointwise = blocks.Conv2D.pointwise_matmul
+    blocks.Conv2D.pointwise_matmul = False  # rounds like PyTorch (see the module docstring)
+    try:
+        for style in optimizers.MOMENTUM_STYLES:
+            model = MSDNet(**SMALL)
+            weights.load_state_dict(model, initial)
+            out[f"{style}_style"] = _keras_run(model, batches, style)
+    finally:
+        blocks.Conv2D.pointwise_matmul = pointwise
     return out
 
 
-def _relative_errors(runs, style, kind):
+def _relative_errors(runs, style, kind, torch_run="torch"):
     """Per tensor: max |ours - torch| over max |torch update|."""
-    torch_state, ours = runs["torch"][1], runs[f"{style}_style"][1]
+    torch_state, ours = runs[torch_run][1], runs[f"{style}_style"][1]
     errors = {}
     for key, value in ours.items():
         is_stat = key.endswith(("running_mean", "running_var"))
@@ -106,6 +125,13 @@ def test_losses_match_step_for_step(runs):
 def test_weights_match_torch_with_torch_momentum(runs):
     errors = _relative_errors(runs, "torch", "weights")
     assert max(errors.values()) < 1e-3, max(errors.items(), key=lambda kv: kv[1])
+
+
+def test_first_step_with_the_trainers_1x1_gradients_matches_torch(runs):
+    np.testing.assert_allclose(runs["torch_one_step_style"][0], runs["torch_one_step"][0],
+                               rtol=1e-4)
+    errors = _relative_errors(runs, "torch_one_step", "weights", "torch_one_step")
+    assert max(errors.values()) < 1e-4, max(errors.items(), key=lambda kv: kv[1])
 
 
 def test_keras_momentum_does_not_match_after_the_lr_decay(runs):
