@@ -75,6 +75,11 @@ ARMS = {
                  "reference port's initial weights of the same seed, bit for bit) and PyTorch "
                  "momentum",
                  {"overrides": ["train.init=torch_default", "train.momentum_style=torch"]}),
+    # Records of tf_fixed before the 1x1 convolutions' MatMul gradients (9463417): the same
+    # gradients up to rounding, from TF's Conv2DBackpropInput/Filter ops.
+    "tf_fixed_conv_grads": ("tf", "tf_fixed before 9463417: the 1x1 convolutions' gradients "
+                            "from TF's convolution ops instead of MatMuls (same gradients up "
+                            "to rounding)", {"record_only": True}),
     # Records of msdnet_tf before torch_init (1337bdf), when torch_default drew PyTorch's
     # distributions from Keras's generator: the same distributions, other numbers. The
     # current code cannot re-run them (its torch_default draws PyTorch's numbers).
@@ -566,6 +571,8 @@ def report(args):
     pairs = [p for p in (
         paired(results, "tf_fixed", "reference_our_batches", "initial weights and batches"),
         paired(results, "tf_fixed", "reference", "initial weights"),
+        paired(results, "tf_fixed_conv_grads", "reference", "initial weights"),
+        paired(results, "tf_fixed", "tf_fixed_conv_grads", "initial weights and batches"),
         paired(results, "tf_same_init", "reference_our_batches", "initial weights and batches"),
         paired(results, "tf_same_init", "reference", "initial weights")) if p]
     everything = [r for by_seed in results.values() for r in by_seed.values()]
