@@ -77,7 +77,7 @@ class Conv2D(layers.Conv2D):
     """keras.layers.Conv2D whose 1x1 training step is faster on TensorFlow.
 
     A 1x1 stride-1 convolution is a matrix product over the N*H*W pixel rows, and so
-    are both of its gradients. oneDNN's Conv2DBackpropFilter runs these at 1.5-7x
+    are both of its gradients. oneDNN's Conv2DBackpropFilter runs these at 1.5-7.5x
     the time of one MatMul for this network's shapes (32x32 maps of 40-64 channels
     to 6, 8x8 maps of 332 channels to 164), so a training step computes the 1x1
     gradients as MatMuls (`pointwise_conv`); the forward stays the convolution op,
