@@ -132,7 +132,7 @@ def pointwise_conv(x, kernel):
             dy_rows = tf.reshape(dy, [-1, c_out])
             dx = tf.matmul(dy_rows, tf.reshape(kernel, [c_in, c_out]), transpose_b=True)
             dw = tf.matmul(tf.reshape(x, [-1, c_in]), dy_rows, transpose_a=True)
-            return tf.reshape(dx, tf.shape(x)), tf.reshape(dw, tf.shape(kernel))
+            return tf.reshape(dx, tf.shape(x)), tf.reshape(dw, kernel.shape)
 
         return y, grad
 

@@ -83,22 +83,19 @@ def runs():
             m.reset_parameters()
     initial = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     batches = _batches()
-    one = {k: v.clone() for k, v in net.state_dict().items()}
     out = {"initial": initial, "torch": _torch_run(net, batches)}
-    net.load_state_dict(one)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in initial.items()})
     out["torch_one_step"] = _torch_run(net, batches[:1], LRS[:1])
     model = MSDNet(**SMALL)
     weights.load_state_dict(model, initial)
     out["torch_one_step_style"] = _keras_run(model, batches[:1], "torch", LRS[:1])
-    pointwise = blocks.Conv2D.pointwise_matmul
-    blocks.Conv2D.pointwise_matmul = False  # rounds like PyTorch (see the module docstring)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        # TF's conv-op gradients round like PyTorch's (see the module docstring).
+        patch.setattr(blocks.Conv2D, "pointwise_matmul", False)
         for style in optimizers.MOMENTUM_STYLES:
             model = MSDNet(**SMALL)
             weights.load_state_dict(model, initial)
             out[f"{style}_style"] = _keras_run(model, batches, style)
-    finally:
-        blocks.Conv2D.pointwise_matmul = pointwise
     return out
 
 

@@ -10,9 +10,9 @@ from tests.conftest import RANET_TINY
 
 
 def _pair(shape, filters, dtype="float32", **kwargs):
-    kwargs = dict(kwargs)
+    """(keras.layers.Conv2D, blocks.Conv2D): 1x1, built for `shape`, same weights."""
     rng = np.random.default_rng(0)
-    layers = [cls(filters, kwargs.pop("kernel_size", 1), dtype=dtype, **kwargs)
+    layers = [cls(filters, 1, dtype=dtype, **kwargs)
               for cls in (keras.layers.Conv2D, blocks.Conv2D)]
     for layer in layers:
         layer.build(shape)
